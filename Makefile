@@ -1,0 +1,45 @@
+# Two commands do all set-up on a fresh machine: `make run` and `make test` (see README.md).
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: install run stop test lint format typecheck bench clean
+
+$(STAMP): pyproject.toml
+	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "verify needs Python 3.11 or newer"'
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+install: $(STAMP)
+
+run: install
+	$(BIN)/verify db start >/dev/null
+	$(BIN)/verify demo --ensure --summary
+	@echo "Stop the server with Ctrl-C; stop the database with: make stop"
+	$(BIN)/verify serve
+
+stop: install
+	$(BIN)/verify db stop
+
+lint: install
+	$(BIN)/ruff check verify tests loadtests
+	$(BIN)/ruff format --check verify tests loadtests
+
+format: install
+	$(BIN)/ruff format verify tests loadtests
+	$(BIN)/ruff check --fix verify tests loadtests
+
+typecheck: install
+	$(BIN)/mypy
+
+test: lint typecheck
+	$(BIN)/python -m pytest -q
+
+bench: install
+	$(BIN)/python -m loadtests.bench_registry
+
+clean:
+	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache .hypothesis

@@ -1,0 +1,74 @@
+"""The command line, in-process, against the test database (VERIFY_DATABASE_URL points at it)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import asyncpg
+import pytest
+
+from tests.conftest import ENC_KEY, INDEX_KEY, InstitutionFactory
+from tests.factories import Row, csv_bytes, number_of
+from verify import cli
+
+
+@pytest.fixture
+def cli_env(monkeypatch: pytest.MonkeyPatch, test_dsn: str, tmp_path: Path) -> None:
+    monkeypatch.setenv("VERIFY_DATABASE_URL", test_dsn)
+    monkeypatch.setenv("VERIFY_HOME", str(tmp_path))
+    monkeypatch.setenv("VERIFY_ID_INDEX_KEY", INDEX_KEY.hex())
+    monkeypatch.setenv("VERIFY_ID_ENC_KEY", ENC_KEY.hex())
+
+
+def test_codes_check_exit_codes(capsys: pytest.CaptureFixture[str]) -> None:
+    assert cli.main(["codes", "check", "ｙ0000 4101 0012 22 4 000007"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["valid"] and out["canonical"] == "Y000041010012224000007"
+    assert cli.main(["codes", "check", "Y000041290012224000007"]) == 1
+    out = json.loads(capsys.readouterr().out)
+    assert not out["valid"] and out["problems"]
+
+
+async def test_import_and_publish_through_cli(
+    cli_env: None,
+    make_institution: InstitutionFactory,
+    pool: asyncpg.Pool,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    inst = await make_institution()
+    rows = [Row(inst["code"], serial=1), Row(inst["code"], serial=2)]
+    path = tmp_path / "batch.csv"
+    path.write_bytes(csv_bytes(rows))
+    import asyncio
+
+    code = await asyncio.to_thread(cli.main, ["import", str(path), "--institution", inst["code"]])
+    assert code == 0
+    result = json.loads(capsys.readouterr().out)
+    assert result["state"] == "submitted" and result["rows"] == 2
+    code = await asyncio.to_thread(cli.main, ["publish", result["batch_id"]])
+    assert code == 0
+    assert await pool.fetchval(
+        "SELECT published_at IS NOT NULL FROM certificates WHERE number = $1", number_of(rows[0])
+    )
+    # a rejected batch: exit 1, JSON error with every bad row on stderr
+    bad = tmp_path / "bad.csv"
+    bad.write_bytes(csv_bytes([Row(inst["code"], serial=3, level=7)]))
+    code = await asyncio.to_thread(cli.main, ["import", str(bad), "--institution", inst["code"]])
+    err = json.loads(capsys.readouterr().err)
+    assert code == 1 and err["error"] == "batch_rejected" and err["problems"][0]["line"] == 2
+
+
+def test_unknown_institution_exit_code(
+    cli_env: None, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = tmp_path / "b.csv"
+    path.write_bytes(csv_bytes([Row("S000041019998", serial=1)]))
+    assert cli.main(["import", str(path), "--institution", "S000041019998"]) == 3
+    assert json.loads(capsys.readouterr().err)["error"] == "not_found"
+
+
+def test_template_prints_header(capsys: pytest.CaptureFixture[str]) -> None:
+    assert cli.main(["template"]) == 0
+    assert capsys.readouterr().out.startswith("证书编号")

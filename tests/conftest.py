@@ -1,0 +1,169 @@
+"""Shared fixtures. Tests talk to the real embedded PostgreSQL cluster the app uses (var/pg),
+in a database of their own (verify_test) created fresh for each session. Never a mock."""
+
+from __future__ import annotations
+
+import os
+import secrets
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+import httpx
+import pytest
+
+from verify import ids, store
+from verify.app import create_app
+from verify.cluster import EmbeddedCluster
+from verify.config import Settings
+from verify.service import Registry
+
+ROOT = Path(__file__).resolve().parent.parent
+TODAY = date(2026, 11, 25)
+TEST_DB = "verify_test"
+INDEX_KEY = bytes(range(32))
+ENC_KEY = bytes(range(32, 64))
+
+
+@pytest.fixture(scope="session")
+def settings() -> Settings:
+    env = {
+        "VERIFY_HOME": str(ROOT / "var"),
+        "VERIFY_ID_INDEX_KEY": INDEX_KEY.hex(),
+        "VERIFY_ID_ENC_KEY": ENC_KEY.hex(),
+        "VERIFY_LOOKUP_PER_MINUTE": "1000",
+    }
+    if os.environ.get("VERIFY_DATABASE_URL"):
+        env["VERIFY_DATABASE_URL"] = os.environ["VERIFY_DATABASE_URL"]
+    return Settings.from_env(env)
+
+
+@pytest.fixture(scope="session")
+def cluster(settings: Settings) -> EmbeddedCluster:
+    c = EmbeddedCluster(settings.pg_root, port=settings.pg_port)
+    c.ensure_running()
+    return c
+
+
+@pytest.fixture(scope="session")
+def test_dsn(cluster: EmbeddedCluster) -> Iterator[str]:
+    admin_dsn = cluster.dsn("postgres")
+
+    async def recreate() -> None:
+        conn = await asyncpg.connect(admin_dsn)
+        try:
+            await conn.execute(f"DROP DATABASE IF EXISTS {TEST_DB} WITH (FORCE)")
+            await conn.execute(f"CREATE DATABASE {TEST_DB}")
+        finally:
+            await conn.close()
+
+    import asyncio
+
+    asyncio.run(recreate())
+    yield cluster.dsn(TEST_DB)
+
+
+@pytest.fixture(scope="session")
+def protector() -> ids.IdProtector:
+    return ids.IdProtector(INDEX_KEY, ENC_KEY)
+
+
+@pytest.fixture(scope="session")
+async def pool(test_dsn: str) -> AsyncIterator[asyncpg.Pool]:
+    p = await store.create_pool(test_dsn, max_size=6)
+    await store.migrate(p)
+    yield p
+    await p.close()
+
+
+@pytest.fixture(scope="session")
+async def registry(pool: asyncpg.Pool, protector: ids.IdProtector) -> Registry:
+    return Registry(pool, protector, today=lambda: TODAY)
+
+
+@pytest.fixture
+async def conn(pool: asyncpg.Pool) -> AsyncIterator[store.Conn]:
+    """One connection inside a transaction that is rolled back after the test."""
+    async with pool.acquire() as c:
+        tx = c.transaction()
+        await tx.start()
+        try:
+            yield c
+        finally:
+            await tx.rollback()
+
+
+def unique_henan_code(letter: str = "S", city: str = "01", first: str = "0") -> str:
+    """A fresh 13-character institution key so tests never collide in the shared session database."""
+    return f"{letter}000041{city}{first}{secrets.randbelow(1000):03d}"
+
+
+InstitutionFactory = Callable[..., Awaitable[dict[str, Any]]]
+
+
+@pytest.fixture
+def make_institution(pool: asyncpg.Pool) -> InstitutionFactory:
+    """Create an institution (unique code) with scope rows; returns its fields plus id."""
+
+    async def factory(
+        *,
+        code: str | None = None,
+        kind: str = "social",
+        status: str = "active",
+        scopes: list[store.ScopeRow] | None = None,
+        **fields: Any,
+    ) -> dict[str, Any]:
+        for _ in range(50):
+            candidate = code or unique_henan_code("S" if kind == "social" else "Y")
+            exists = await pool.fetchval("SELECT 1 FROM institutions WHERE code = $1", candidate)
+            if not exists:
+                break
+        else:  # pragma: no cover - 1000 codes per city, tests create far fewer
+            raise RuntimeError("no free institution code")
+        record: dict[str, Any] = {
+            "code": candidate,
+            "kind": kind,
+            "name": f"测试评价机构 {candidate}",
+            "filing_authority": "city",
+            "province_code": candidate[5:7] if len(candidate) == 13 else "41",
+            "city_code": candidate[7:9] if len(candidate) == 13 and candidate[5:7] == "41" else None,
+            "status": status,
+            "status_since": date(2020, 1, 1),
+            "filing_date": date(2020, 1, 1),
+            **fields,
+        }
+        iid = await store.insert_institution(pool, record)
+        rows = scopes if scopes is not None else default_scopes()
+        await store.add_scopes(pool, iid, rows)
+        return {**record, "id": iid}
+
+    return factory
+
+
+def default_scopes(since: date = date(2020, 1, 1)) -> list[store.ScopeRow]:
+    """The §6.1 seed scope: 车工 level 5 without 工种, levels 4-1 by 工种; 钳工 all levels."""
+    rows = [store.ScopeRow("6-18-01-01", "车工", "--", 5, "国家职业技能标准", since, None)]
+    rows += [
+        store.ScopeRow("6-18-01-01", "车工", job, level, "国家职业技能标准", since, None)
+        for job in ("普通车床", "数控车床")
+        for level in (4, 3, 2, 1)
+    ]
+    rows += [
+        store.ScopeRow("6-20-01-01", "钳工", "--", level, "国家职业技能标准", since, None)
+        for level in range(1, 6)
+    ]
+    return rows
+
+
+@pytest.fixture
+async def client(settings: Settings, registry: Registry) -> AsyncIterator[httpx.AsyncClient]:
+    async def factory() -> Registry:  # pragma: no cover - the lifespan is not run under ASGITransport
+        return registry
+
+    app = create_app(settings, registry_factory=factory)
+    app.state.registry = registry
+    transport = httpx.ASGITransport(app=app, client=("127.0.0.1", 50000))
+    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as c:
+        yield c

@@ -1,0 +1,35 @@
+"""No full ID number is ever stored in plaintext: a pg_dump of the demo data holds none (SECURITY P1)."""
+
+from __future__ import annotations
+
+import re
+
+import asyncpg
+import pytest
+
+from tests.conftest import ENC_KEY, INDEX_KEY, TEST_DB, TODAY
+from verify import demo, ids
+from verify.cluster import EmbeddedCluster
+
+ID_PATTERN = re.compile(rb"(?<![0-9])[0-9]{17}[0-9Xx](?![0-9])")
+
+
+@pytest.mark.slow
+async def test_pg_dump_of_demo_database_contains_no_id_number(
+    pool: asyncpg.Pool, protector: ids.IdProtector, cluster: EmbeddedCluster
+) -> None:
+    await demo.load(pool, protector, today=TODAY)
+    listed = await demo.certificates(pool, protector)
+    assert len(listed) >= demo.CERTIFICATES
+    dump = cluster.pg_dump(TEST_DB)
+    assert b"certificates" in dump and len(dump) > 10_000
+    for cert in listed:
+        assert cert["id_number"].encode() not in dump
+        assert cert["id_number"][:17].encode() not in dump
+    # nothing that even looks like a check-digit-valid resident ID
+    for match in ID_PATTERN.findall(dump):
+        text = match.decode().upper()
+        assert ids.gb11643_check_char(text[:17]) != text[17], "a valid-looking ID number is in the dump"
+    # the keys are not in the database either
+    for key in (INDEX_KEY, ENC_KEY):
+        assert key not in dump and key.hex().encode() not in dump

@@ -1,0 +1,181 @@
+"""The JSON API over HTTP (in-process ASGI), against the real database."""
+
+from __future__ import annotations
+
+import httpx
+import pytest
+
+from tests.conftest import InstitutionFactory
+from tests.factories import Row, csv_bytes, holder_id, number_of
+from verify.service import Registry
+
+MB = 1024 * 1024
+
+
+async def _published(registry: Registry, make_institution: InstitutionFactory, rows: int = 2) -> list[Row]:
+    inst = await make_institution()
+    made = [Row(inst["code"], serial=i, name="欧阳·娜娜" if i == 1 else "张三") for i in range(1, rows + 1)]
+    result = await registry.import_batch(inst["code"], csv_bytes(made), "p.csv", actor="t", max_bytes=MB)
+    await registry.publish(result.batch_id, actor="t")
+    return made
+
+
+async def test_codes_endpoint_valid_and_invalid(client: httpx.AsyncClient) -> None:
+    ok = await client.get("/api/v1/codes/Y000041010012224000007")
+    assert ok.status_code == 200
+    body = ok.json()
+    assert body["valid"] is True and body["canonical"] == "Y000041010012224000007"
+    assert body["parts"]["city"]["name"] == "郑州市" and body["parts"]["level"]["name"] == "四级/中级工"
+    bad = await client.get("/api/v1/codes/X000019000001216000000")
+    assert bad.status_code == 422
+    problems = bad.json()["problems"]
+    assert len(problems) >= 3 and all(p["message_zh"] and p["message_en"] for p in problems)
+
+
+async def test_lookup_by_number_and_name_is_masked(
+    client: httpx.AsyncClient, registry: Registry, make_institution: InstitutionFactory
+) -> None:
+    rows = await _published(registry, make_institution)
+    r = await client.post("/api/v1/lookup", json={"number": number_of(rows[0]), "name": "欧阳•娜娜"})
+    assert r.status_code == 200, r.text
+    assert r.headers["cache-control"] == "no-store"
+    cert = r.json()["certificates"][0]
+    assert cert["status"] == "valid" and cert["level"]["name"] == "四级/中级工"
+    assert cert["id_masked"] == "*" * 14 + rows[0].id_number[-4:]
+    assert rows[0].id_number[:14] not in r.text
+
+
+async def test_not_found_and_wrong_name_are_byte_identical(
+    client: httpx.AsyncClient, registry: Registry, make_institution: InstitutionFactory
+) -> None:
+    rows = await _published(registry, make_institution)
+    wrong_name = await client.post("/api/v1/lookup", json={"number": number_of(rows[1]), "name": "李四"})
+    missing_number = number_of(rows[1])[:-6] + "999999"
+    missing = await client.post("/api/v1/lookup", json={"number": missing_number, "name": "张三"})
+    assert wrong_name.status_code == missing.status_code == 404
+    assert wrong_name.content == missing.content
+    assert dict(wrong_name.headers) == dict(missing.headers)
+
+
+async def test_unpublished_certificates_are_invisible(
+    client: httpx.AsyncClient, registry: Registry, make_institution: InstitutionFactory
+) -> None:
+    inst = await make_institution()
+    row = Row(inst["code"], serial=1)
+    await registry.import_batch(inst["code"], csv_bytes([row]), "u.csv", actor="t", max_bytes=MB)
+    r = await client.post("/api/v1/lookup", json={"number": number_of(row), "name": row.name})
+    assert r.status_code == 404
+
+
+async def test_lookup_by_id_returns_that_holders_certificates(
+    client: httpx.AsyncClient, registry: Registry, make_institution: InstitutionFactory
+) -> None:
+    inst = await make_institution()
+    person = holder_id()
+    rows = [
+        Row(inst["code"], serial=1, name="王芳", id_number=person),
+        Row(
+            inst["code"],
+            serial=2,
+            name="王芳",
+            id_number=person,
+            occupation_code="6-18-01-01",
+            occupation_name="车工",
+            level=5,
+        ),
+        Row(inst["code"], serial=3, name="王芳"),  # same name, another person
+    ]
+    result = await registry.import_batch(inst["code"], csv_bytes(rows), "i.csv", actor="t", max_bytes=MB)
+    await registry.publish(result.batch_id, actor="t")
+    r = await client.post("/api/v1/lookup", json={"id_number": person.lower(), "name": "王芳"})
+    assert r.status_code == 200
+    numbers = {c["number"] for c in r.json()["certificates"]}
+    assert numbers == {number_of(rows[0]), number_of(rows[1])}
+    wrong = await client.post("/api/v1/lookup", json={"id_number": person, "name": "王方"})
+    assert wrong.status_code == 404
+    bad = await client.post("/api/v1/lookup", json={"id_number": "123", "name": "王芳"})
+    assert bad.status_code == 422 and bad.json()["error"] == "invalid_id"
+
+
+async def test_personal_data_only_in_post_bodies(client: httpx.AsyncClient) -> None:
+    r = await client.get("/api/v1/lookup", params={"number": "Y000041010012224000007", "name": "张三"})
+    assert r.status_code == 405
+
+
+async def test_lookup_is_rate_limited_per_address(client: httpx.AsyncClient, registry: Registry) -> None:
+    statuses = []
+    for _ in range(1005):
+        r = await client.post("/api/v1/lookup", json={"number": "Y000041010012224999999", "name": "张三"})
+        statuses.append(r.status_code)
+        if r.status_code == 429:
+            break
+    # per-number failed-name budget (5 / 24 h) trips long before the per-address budget in the test settings
+    assert statuses[-1] == 429 and statuses.count(404) == 5
+    assert r.json()["error"] == "rate_limited" and r.headers["retry-after"]
+
+
+async def test_upload_needs_institution_token(
+    client: httpx.AsyncClient, registry: Registry, make_institution: InstitutionFactory
+) -> None:
+    inst = await make_institution()
+    data = csv_bytes([Row(inst["code"], serial=1)])
+    anon = await client.post("/api/v1/batches", content=data, headers={"content-type": "text/csv"})
+    assert anon.status_code == 401
+    token = await registry.issue_token(inst["code"], label="test", actor="t")
+    auth = {"authorization": f"Bearer {token}"}
+    created = await client.post("/api/v1/batches", files={"file": ("r.csv", data, "text/csv")}, headers=auth)
+    assert created.status_code == 201, created.text
+    batch_id = created.json()["batch_id"]
+    again = await client.post("/api/v1/batches?filename=r.csv", content=data, headers=auth)
+    assert (
+        again.status_code == 200 and again.json()["batch_id"] == batch_id and again.json()["duplicate_upload"]
+    )
+    status = await client.get(f"/api/v1/batches/{batch_id}", headers=auth)
+    assert status.json()["state"] == "submitted"
+    other = await make_institution()
+    other_token = await registry.issue_token(other["code"], label="test", actor="t")
+    hidden = await client.get(
+        f"/api/v1/batches/{batch_id}", headers={"authorization": f"Bearer {other_token}"}
+    )
+    assert hidden.status_code == 404
+
+
+async def test_upload_rejection_lists_rows(
+    client: httpx.AsyncClient, registry: Registry, make_institution: InstitutionFactory
+) -> None:
+    inst = await make_institution()
+    token = await registry.issue_token(inst["code"], label="test", actor="t")
+    rows = [
+        Row(inst["code"], serial=1, level=6),
+        Row(inst["code"], serial=2, number=f"{inst['code']}244000002"),  # year 24 vs issue date 2025
+    ]
+    r = await client.post(
+        "/api/v1/batches?filename=b.csv",
+        content=csv_bytes(rows),
+        headers={"authorization": f"Bearer {token}"},
+    )
+    assert r.status_code == 422
+    body = r.json()
+    assert body["error"] == "batch_rejected"
+    assert {p["line"] for p in body["problems"]} == {2, 3}
+
+
+async def test_institution_lookup(client: httpx.AsyncClient, make_institution: InstitutionFactory) -> None:
+    inst = await make_institution(phone="0371-12345678", complaint_channel="0371-12333")
+    r = await client.get(f"/api/v1/institutions/{inst['code'].lower()}")
+    assert r.status_code == 200
+    body = r.json()
+    assert body["code"] == inst["code"] and body["status"]["code"] == "active"
+    assert body["city"]["name"] == "郑州市"
+    assert {s["occupation_name"] for s in body["scope"]} == {"车工", "钳工"}
+    assert body["complaint_channel"]["national_hotline"] == "010-84661234"
+    missing = await client.get("/api/v1/institutions/S000041019999")
+    assert missing.status_code == 404 and missing.json()["error"] == "not_found"
+
+
+@pytest.mark.parametrize("path", ["/", "/api/v1/codes/123", "/nope"])
+async def test_security_headers_everywhere(client: httpx.AsyncClient, path: str) -> None:
+    r = await client.get(path)
+    assert r.headers["x-content-type-options"] == "nosniff"
+    assert "frame-ancestors 'none'" in r.headers["content-security-policy"]
+    assert r.headers["referrer-policy"] == "no-referrer"

@@ -1,0 +1,295 @@
+"""``verify`` / ``python -m verify``: the command line, with one error-to-exit-code mapping.
+
+The CLI is a process entry point, so it is the place that reads the environment (once, into
+Settings). Signing and other privileged work run here, never in the web process.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import sys
+from collections.abc import Awaitable, Callable, Sequence
+from pathlib import Path
+from typing import Any, TypeVar
+
+from verify import __version__, batchfile, codes, demo, errors, runtime, seed, store
+from verify.config import Settings
+from verify.service import Registry, today_utc8
+
+T = TypeVar("T")
+
+# The one mapping from errors to exit codes (documented in README).
+EXIT_CODES: dict[type[errors.VerifyError], int] = {
+    errors.InvalidInput: 1,
+    errors.NotFound: 3,
+    errors.Conflict: 4,
+    errors.Unauthorized: 5,
+    errors.Forbidden: 5,
+    errors.RateLimited: 6,
+    errors.Unavailable: 6,
+    errors.ConfigError: 7,
+}
+
+
+def exit_code(exc: errors.VerifyError) -> int:
+    for cls in type(exc).__mro__:
+        if cls in EXIT_CODES:
+            return EXIT_CODES[cls]
+    return 1
+
+
+def _print_json(value: Any) -> None:
+    print(json.dumps(value, ensure_ascii=False, indent=2, default=str))
+
+
+def _with_registry(settings: Settings, fn: Callable[[Registry], Awaitable[T]]) -> T:
+    async def run() -> T:
+        dsn, _ = runtime.ensure_database(settings)
+        reg = await runtime.open_registry(settings, dsn=dsn, max_size=4)
+        try:
+            return await fn(reg)
+        finally:
+            await reg.pool.close()
+
+    return asyncio.run(run())
+
+
+# ---------------------------------------------------------------------------- commands
+
+
+def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
+    import uvicorn
+
+    dsn, first = runtime.ensure_database(settings)
+    if first:
+        print(f"Created the embedded PostgreSQL cluster in {settings.pg_root}", file=sys.stderr)
+
+    async def prepare() -> None:
+        reg = await runtime.open_registry(settings, dsn=dsn, max_size=2)
+        await reg.pool.close()
+
+    asyncio.run(prepare())  # migrations once, before workers start
+    host = args.host or settings.host
+    port = args.port or settings.port
+    workers = args.workers or settings.workers
+    print(
+        f"verify {__version__} serving on http://{host}:{port}/ ({workers} worker(s)); Ctrl-C stops it.",
+        file=sys.stderr,
+    )
+    uvicorn.run(
+        "verify.asgi:app_from_env",
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        log_level=settings.log_level,
+        proxy_headers=settings.trust_proxy,
+        server_header=False,
+    )
+    return 0
+
+
+def cmd_db(settings: Settings, args: argparse.Namespace) -> int:
+    if args.action == "url":
+        print(runtime.database_dsn(settings))
+        return 0
+    if settings.database_url and args.action in ("start", "stop"):
+        raise errors.ConfigError(
+            "已设置 VERIFY_DATABASE_URL，外部数据库不由本命令启停",
+            "VERIFY_DATABASE_URL is set: an external database is not started or stopped here",
+        )
+    cluster = runtime.embedded_cluster(settings)
+    if args.action == "start":
+        runtime.ensure_database(settings)
+        _print_json(cluster.status())
+    elif args.action == "stop":
+        cluster.stop()
+        print("stopped")
+    elif args.action == "status":
+        _print_json(cluster.status())
+    elif args.action == "migrate":
+        _print_json({"applied": asyncio.run(_migrate(settings))})
+    return 0
+
+
+async def _migrate(settings: Settings) -> list[str]:
+    dsn, _ = runtime.ensure_database(settings)
+    pool = await store.create_pool(dsn, max_size=1)
+    try:
+        return await store.migrate(pool)
+    finally:
+        await pool.close()
+
+
+def cmd_codes_check(settings: Settings, args: argparse.Namespace) -> int:
+    result = codes.check_code(args.number, today=today_utc8())
+    _print_json(result.to_json())
+    return 0 if result.valid else 1
+
+
+def cmd_import(settings: Settings, args: argparse.Namespace) -> int:
+    path = Path(args.file)
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise errors.BadFile(
+            f"无法读取文件 {path}：{exc.strerror}", f"cannot read {path}: {exc.strerror}"
+        ) from None
+    result = _with_registry(
+        settings,
+        lambda reg: reg.import_batch(
+            args.institution, data, path.name, actor=f"cli:{_user()}", max_bytes=settings.max_upload_bytes
+        ),
+    )
+    _print_json(result.to_json())
+    return 0
+
+
+def cmd_publish(settings: Settings, args: argparse.Namespace) -> int:
+    _print_json(_with_registry(settings, lambda reg: reg.publish(args.batch, actor=f"cli:{_user()}")))
+    return 0
+
+
+def cmd_seed(settings: Settings, args: argparse.Namespace) -> int:
+    async def run(reg: Registry) -> seed.SeedReport:
+        return await seed.seed(
+            reg.pool,
+            reg.protector,
+            institutions=args.institutions,
+            certificates=args.certificates,
+            today=today_utc8(),
+            rng_seed=args.seed,
+            published=not args.unpublished,
+        )
+
+    report = _with_registry(settings, run)
+    _print_json(
+        {"institutions": report.institutions, "certificates": report.certificates, "batches": report.batches}
+    )
+    return 0
+
+
+def cmd_demo(settings: Settings, args: argparse.Namespace) -> int:
+    async def run(reg: Registry) -> tuple[bool, list[dict[str, str]]]:
+        created = await demo.load(reg.pool, reg.protector, today=today_utc8()) if args.ensure else False
+        if not await demo.is_loaded(reg.pool):
+            raise errors.NotFound(
+                "尚未加载演示数据：运行 verify demo --ensure", "no demo data yet: run verify demo --ensure"
+            )
+        return created, await demo.certificates(reg.pool, reg.protector)
+
+    created, certs = _with_registry(settings, run)
+    if args.summary:
+        if created:
+            print(f"Loaded the demo data: {len(certs)} certificates.")
+        print("Demo certificates to try (number / holder name):")
+        for c in _showcase(certs):
+            print(f"  {c['number']}  {c['name']}  ({c['institution_name']})")
+        print("All demo certificates: .venv/bin/verify demo   (JSON lines, with synthetic ID numbers)")
+        return 0
+    for c in certs:
+        print(json.dumps(c, ensure_ascii=False))
+    return 0
+
+
+def _showcase(certs: list[dict[str, str]]) -> list[dict[str, str]]:
+    first_active = next(c for c in certs if c["institution"] == "S000041010012")
+    suspended_issuer = next((c for c in certs if c["institution"] == "S000041030007"), None)
+    return [first_active] + ([suspended_issuer] if suspended_issuer else [])
+
+
+def cmd_institutions(settings: Settings, args: argparse.Namespace) -> int:
+    if args.action == "show":
+        _print_json(_with_registry(settings, lambda reg: reg.institution_view(args.code)))
+    elif args.action == "token":
+        token = _with_registry(
+            settings, lambda reg: reg.issue_token(args.code, label=args.label, actor=f"cli:{_user()}")
+        )
+        print(token)
+    return 0
+
+
+def cmd_template(settings: Settings, args: argparse.Namespace) -> int:
+    sys.stdout.write(batchfile.template_csv())
+    return 0
+
+
+def _user() -> str:
+    return os.environ.get("USER") or os.environ.get("LOGNAME") or "unknown"
+
+
+# ---------------------------------------------------------------------------- parser
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="verify", description="职业技能等级证书查验服务 / certificate verification service"
+    )
+    p.add_argument("--version", action="version", version=f"verify {__version__}")
+    sub = p.add_subparsers(dest="command", required=True)
+
+    s = sub.add_parser("serve", help="run the HTTP server (production: uvicorn, N workers)")
+    s.add_argument("--host")
+    s.add_argument("--port", type=int)
+    s.add_argument("--workers", type=int)
+    s.set_defaults(fn=cmd_serve)
+
+    s = sub.add_parser("db", help="embedded PostgreSQL: start | stop | status | url | migrate")
+    s.add_argument("action", choices=["start", "stop", "status", "url", "migrate"])
+    s.set_defaults(fn=cmd_db)
+
+    s = sub.add_parser("codes", help="certificate numbers and institution codes")
+    csub = s.add_subparsers(dest="codes_command", required=True)
+    c = csub.add_parser("check", help="check a number; JSON on stdout; exit 0 valid, 1 invalid")
+    c.add_argument("number")
+    c.set_defaults(fn=cmd_codes_check)
+
+    s = sub.add_parser("import", help="import a result batch (CSV or XLSX) for an institution")
+    s.add_argument("file")
+    s.add_argument(
+        "--institution", required=True, help="institution code (positions 1-13, or the 8-digit 专项 code)"
+    )
+    s.set_defaults(fn=cmd_import)
+
+    s = sub.add_parser("publish", help="publish a batch: its certificates become publicly verifiable")
+    s.add_argument("batch")
+    s.set_defaults(fn=cmd_publish)
+
+    s = sub.add_parser("seed", help="generate synthetic institutions and certificates into the database")
+    s.add_argument("--institutions", type=int, default=20)
+    s.add_argument("--certificates", type=int, default=1000)
+    s.add_argument("--seed", type=int, default=None, help="random seed (repeatable data)")
+    s.add_argument("--unpublished", action="store_true", help="leave the generated batches unpublished")
+    s.set_defaults(fn=cmd_seed)
+
+    s = sub.add_parser("demo", help="print the demo certificates as JSON lines")
+    s.add_argument("--ensure", action="store_true", help="load the demo data first if it is missing")
+    s.add_argument("--summary", action="store_true", help="print a short human summary instead of JSON lines")
+    s.set_defaults(fn=cmd_demo)
+
+    s = sub.add_parser("institutions", help="institution registry: show <code> | token <code>")
+    s.add_argument("action", choices=["show", "token"])
+    s.add_argument("code")
+    s.add_argument("--label", default="api")
+    s.set_defaults(fn=cmd_institutions)
+
+    s = sub.add_parser("template", help="print the batch CSV template")
+    s.set_defaults(fn=cmd_template)
+    return p
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        settings = Settings.from_env(os.environ)
+        code: int = args.fn(settings, args)
+        return code
+    except errors.VerifyError as exc:
+        body = exc.to_json()
+        print(json.dumps(body, ensure_ascii=False, indent=2, default=str), file=sys.stderr)
+        return exit_code(exc)
+    except KeyboardInterrupt:
+        return 130

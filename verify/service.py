@@ -1,0 +1,426 @@
+"""Use cases shared by the HTTP app and the CLI: import, publish, lookup, institutions.
+
+Owns the order of operations and transactions; SQL stays in ``verify.store`` and row rules in
+``verify.batch``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta, timezone
+from typing import Any
+
+import asyncpg
+
+from verify import batch, batchfile, codes, ids, names, store
+from verify.errors import (
+    BatchRejected,
+    Conflict,
+    Forbidden,
+    InvalidCode,
+    InvalidId,
+    InvalidInput,
+    InvalidName,
+    NotFound,
+    Problem,
+)
+
+NATIONAL_HOTLINE = "010-84661234"  # 全国职业技能鉴定质量监督举报电话 (RULES §5.6, rule 63)
+OFFICIAL_SITES = {
+    "certificates": "http://jndj.osta.org.cn",
+    "institutions": "http://pjjg.osta.org.cn",
+    "henan": "http://ha.osta.org.cn",
+}
+
+ACTIVE = "active"
+STATUS_LABELS = {
+    "active": ("正常", "active"),
+    "suspended": ("暂停评价活动", "suspended"),
+    "terminated": ("终止备案", "filing terminated"),
+    "merged": ("已合并", "merged"),
+}
+KIND_LABELS = {
+    "employer": ("用人单位", "employer"),
+    "social": ("社会培训评价组织", "social training and assessment organisation"),
+    "technical_school": ("技工院校", "technical school"),
+    "college": ("院校", "college"),
+    "appraisal": ("职业技能考核鉴定机构", "skills appraisal institution"),
+    "special_assessor": ("专项职业能力考核机构", "special ability assessment institution"),
+}
+
+NOT_FOUND_MESSAGE = {
+    "zh": "未找到与所填信息一致的已发布证书。请核对证书编号（或证件号码）与姓名。",
+    "en": "No published certificate matches the details given. Check the number (or ID number) and the name.",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class ImportResult:
+    batch_id: str
+    institution: str
+    state: str
+    rows: int
+    created: bool
+    warnings: tuple[Problem, ...]
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "batch_id": self.batch_id,
+            "institution": self.institution,
+            "state": self.state,
+            "rows": self.rows,
+            "duplicate_upload": not self.created,
+            "warnings": [w.to_json() for w in self.warnings],
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class LookupAnswer:
+    """A public lookup answer. ``found=False`` answers are identical whatever the reason."""
+
+    found: bool
+    certificates: tuple[dict[str, Any], ...] = ()
+
+    def to_json(self) -> dict[str, Any]:
+        if not self.found:
+            return {"found": False, "message": NOT_FOUND_MESSAGE}
+        return {"found": True, "certificates": list(self.certificates)}
+
+
+_CST = timezone(timedelta(hours=8), "CST")
+
+
+def today_utc8() -> date:
+    """Certificates are dated in China Standard Time; a UTC date would be wrong for 8 hours a day."""
+    return datetime.now(UTC).astimezone(_CST).date()
+
+
+class Registry:
+    """The service's use cases over one pool and one ID protector."""
+
+    def __init__(
+        self, pool: asyncpg.Pool, protector: ids.IdProtector, *, today: Callable[[], date] = today_utc8
+    ) -> None:
+        self.pool = pool
+        self.protector = protector
+        self.today = today
+
+    # ------------------------------------------------------------------ import
+
+    async def import_batch(
+        self, institution_code: str, data: bytes, filename: str, *, actor: str, max_bytes: int
+    ) -> ImportResult:
+        """Check and store a result batch, all or nothing.
+
+        Raises BadFile / FileTooLarge (file unreadable), NotFound (no such institution), Forbidden
+        (institution not active, rule 39), BatchRejected (every bad row listed; nothing written).
+        Re-uploading the same file returns the first batch and writes nothing.
+        """
+        parsed = batchfile.read_batch_file(data, filename, max_bytes=max_bytes)
+        institution = await store.get_institution(self.pool, institution_code)
+        if institution.code != institution_code:
+            raise Forbidden(
+                f"机构代码 {institution_code} 已停用，请使用现行代码 {institution.code}",
+                f"institution code {institution_code} is retired; use the current code {institution.code}",
+            )
+        existing = await store.find_batch_by_file(self.pool, institution.id, parsed.sha256)
+        if existing is not None:
+            return ImportResult(
+                existing.public_id, institution.code, existing.state, existing.row_count, False, ()
+            )
+        if institution.status != ACTIVE:
+            zh, en = STATUS_LABELS[institution.status]
+            raise Forbidden(
+                f"机构状态为“{zh}”（自 {institution.status_since}），不得上传新的证书数据",
+                f"the institution is {en} since {institution.status_since}; it may not upload certificates",
+                details={"rule": 39, "status": institution.status},
+            )
+        scopes = batch.ScopeIndex(
+            batch.Scope(
+                s.occupation_code, s.occupation_name, s.job, s.level, s.effective_from, s.effective_to
+            )
+            for s in await store.institution_scopes(self.pool, institution.id)
+        )
+        checked = batch.check_rows(
+            parsed.rows,
+            issuer=batch.Issuer(institution.code, institution.kind, institution.name),
+            scopes=scopes,
+            protector=self.protector,
+            today=self.today(),
+        )
+        if not checked.ok:
+            raise _rejected(checked.problems, len(parsed.rows), len(checked.bad_lines))
+        public_id = "B" + secrets.token_hex(8).upper()
+        institution_id = institution.id
+        try:
+            async with store.transaction(self.pool) as conn:
+                batch_id = await store.insert_batch(
+                    conn,
+                    public_id=public_id,
+                    institution_id=institution_id,
+                    file_sha256=parsed.sha256,
+                    filename=filename[:200],
+                    file_format=parsed.file_format,
+                    row_count=len(checked.drafts),
+                    submitted_by=actor,
+                )
+                await store.copy_certificates(
+                    conn, [(*d[:2], institution_id, batch_id, *d[2:], None) for d in checked.drafts]
+                )
+                await store.audit(
+                    conn,
+                    actor,
+                    "batch.submit",
+                    public_id,
+                    {"institution": institution.code, "rows": len(checked.drafts)},
+                )
+        except asyncpg.UniqueViolationError as exc:
+            if exc.table_name == "batches":
+                # The same file raced in from another request; the first one won.
+                again = await store.find_batch_by_file(self.pool, institution.id, parsed.sha256)
+                if again is not None:
+                    return ImportResult(
+                        again.public_id, institution.code, again.state, again.row_count, False, ()
+                    )
+            numbers = [d[0] for d in checked.drafts]
+            taken = await store.existing_numbers(self.pool, numbers)
+            lines = {row.values.get("number", ""): row.line for row in parsed.rows}
+            problems = [
+                Problem(
+                    code="duplicate_existing",
+                    message_zh="证书编号已存在于登记库中",
+                    message_en="the certificate number already exists in the registry",
+                    line=_line_of(n, lines, parsed.rows),
+                    column=batch.HEADER["number"],
+                    found=n,
+                    rule=13,
+                )
+                for n in numbers
+                if n in taken
+            ]
+            raise _rejected(problems, len(parsed.rows), len(problems)) from exc
+        return ImportResult(
+            public_id, institution.code, "submitted", len(checked.drafts), True, tuple(checked.warnings)
+        )
+
+    async def publish(self, batch_public_id: str, *, actor: str) -> dict[str, Any]:
+        """Make a batch's certificates publicly verifiable. Raises NotFound, Conflict (rejected batch)."""
+        async with store.transaction(self.pool) as conn:
+            b = await store.get_batch(conn, batch_public_id)
+            if b.state == "rejected":
+                raise Conflict("已驳回的批次不能发布", "a rejected batch cannot be published")
+            batch_row = await conn.fetchrow(
+                "SELECT id FROM batches WHERE public_id = $1 FOR UPDATE", batch_public_id
+            )
+            assert batch_row is not None
+            count = await store.publish_batch(conn, batch_row["id"])
+            await store.audit(conn, actor, "batch.publish", batch_public_id, {"certificates": count})
+        return {"batch_id": batch_public_id, "state": "published", "newly_published": count}
+
+    # ------------------------------------------------------------------ public lookup
+
+    async def lookup_by_number(self, number: str, name: str) -> LookupAnswer:
+        """Number + name (rule 56). Raises InvalidCode for a malformed number (a distinct answer, rule 61).
+
+        Unknown number and wrong name give the same answer; both paths run one query and one
+        constant-time comparison so timing does not tell them apart either.
+        """
+        check = codes.check_certificate_number(number, today=self.today())
+        if not check.valid:
+            raise InvalidCode(problems=check.problems)
+        key = _name_key_or_blank(name)
+        row = await store.published_certificate(self.pool, check.canonical)
+        stored_key = row["name_key"] if row is not None else "\0"
+        if row is None or not key or not hmac.compare_digest(stored_key.encode(), key.encode()):
+            return LookupAnswer(False)
+        return LookupAnswer(True, (public_view(row),))
+
+    async def lookup_by_id(
+        self, id_number: str, name: str, id_type: str = ids.IdType.RESIDENT.value
+    ) -> LookupAnswer:
+        """ID + name (rule 56): that holder's published certificates. Raises InvalidId for a malformed ID."""
+        try:
+            kind = ids.IdType(id_type)
+        except ValueError:
+            raise InvalidInput("证件类型无效", "unknown ID type", details={"id_type": id_type}) from None
+        canonical = ids.validate_id(id_number, kind, today=self.today())
+        key = _name_key_or_blank(name)
+        rows = await store.published_certificates_by_index(
+            self.pool, self.protector.blind_index(kind, canonical)
+        )
+        matched = [r for r in rows if key and hmac.compare_digest(r["name_key"].encode(), key.encode())]
+        if not matched:
+            return LookupAnswer(False)
+        return LookupAnswer(True, tuple(public_view(r) for r in matched))
+
+    # ------------------------------------------------------------------ institutions
+
+    async def institution_view(self, code: str) -> dict[str, Any]:
+        """Public institution record (rule 50). Raises NotFound."""
+        inst = await store.get_institution(self.pool, code)
+        scopes = await store.institution_scopes(self.pool, inst.id)
+        history = await store.institution_history(self.pool, inst.id)
+        retired = await store.retired_codes_of(self.pool, inst.id)
+        aliases = await store.aliases_of(self.pool, inst.id)
+        r = inst.record
+        kind_zh, kind_en = KIND_LABELS.get(inst.kind, (inst.kind, inst.kind))
+        status_zh, status_en = STATUS_LABELS[inst.status]
+        looked_up_retired = code != inst.code and any(x["code"] == code for x in retired)
+        return {
+            "code": inst.code,
+            "requested_code": code,
+            "requested_code_retired": looked_up_retired,
+            "name": inst.name,
+            "short_name": r["short_name"],
+            "kind": {"code": inst.kind, "zh": kind_zh, "en": kind_en},
+            "filing": {
+                "number": r["filing_number"],
+                "authority": r["filing_authority"],
+                "date": _iso(r["filing_date"]),
+                "expires": _iso(r["filing_expires"]),
+            },
+            "province": _named(r["province_code"], codes.PROVINCES),
+            "city": _named(r["city_code"], codes.HENAN_CITIES) if r["province_code"] == "41" else None,
+            "parent_code": r["parent_code"],
+            "contact": {
+                "address": r["address"],
+                "phone": r["phone"],
+                "email": r["email"],
+                "website": r["website"],
+            },
+            "status": {
+                "code": inst.status,
+                "zh": status_zh,
+                "en": status_en,
+                "since": _iso(inst.status_since),
+                "merged_into": r["merged_into"],
+                "history": [
+                    {
+                        "status": h["status"],
+                        "effective": _iso(h["effective"]),
+                        "reason": h["reason"],
+                        "document_ref": h["document_ref"],
+                    }
+                    for h in history
+                ],
+            },
+            "scope": [
+                {
+                    "occupation_code": s.occupation_code,
+                    "occupation_name": s.occupation_name,
+                    "job": s.job,
+                    "level": _level(s.level),
+                    "standard": s.standard,
+                    "effective_from": _iso(s.effective_from),
+                    "effective_to": _iso(s.effective_to),
+                }
+                for s in scopes
+            ],
+            "retired_codes": [
+                {"code": x["code"], "retired_on": _iso(x["retired_on"]), "reason": x["reason"]}
+                for x in retired
+            ],
+            "aliases": [{"code": a["alias"], "note": a["note"]} for a in aliases],
+            "complaint_channel": {
+                "institution": r["complaint_channel"],
+                "national_hotline": NATIONAL_HOTLINE,
+                "official_sites": OFFICIAL_SITES,
+            },
+        }
+
+    async def issue_token(self, institution_code: str, *, label: str, actor: str) -> str:
+        """Mint an API token for an institution's uploads; only its SHA-256 is stored. Raises NotFound."""
+        inst = await store.get_institution(self.pool, institution_code)
+        token = "vt_" + secrets.token_urlsafe(32)
+        await store.add_credential(self.pool, hashlib.sha256(token.encode()).digest(), inst.id, label)
+        await store.audit(self.pool, actor, "credential.issue", inst.code, {"label": label})
+        return token
+
+    async def batch_of(self, public_id: str, institution_code: str) -> store.BatchRow:
+        """An institution's own batch (rule 58). Another institution's batch raises NotFound, like a missing one."""
+        b = await store.get_batch(self.pool, public_id)
+        if b.institution_code != institution_code:
+            raise NotFound(f"未找到批次 {public_id}", f"no batch {public_id}", details={"batch": public_id})
+        return b
+
+    async def institution_for_token(self, token: str) -> store.InstitutionRow | None:
+        return await store.institution_for_token(self.pool, hashlib.sha256(token.encode()).digest())
+
+
+def public_view(row: dict[str, Any]) -> dict[str, Any]:
+    """What a public lookup may show: masked ID (last 4 only), never the birth date or region."""
+    status = row["status"]
+    institution_status = row["institution_status"]
+    notice = None
+    if institution_status != ACTIVE:
+        zh, en = STATUS_LABELS[institution_status]
+        notice = {
+            "zh": f"发证机构当前状态：{zh}（自 {row['institution_status_since']}）。证书本身仍然有效。",
+            "en": f"The issuing institution is {en} since {row['institution_status_since']}. "
+            "The certificate itself stays valid.",
+        }
+    return {
+        "number": row["number"],
+        "kind": row["kind"],
+        "holder_name": row["holder_name"],
+        "id_type": row["id_type"],
+        "id_masked": "*" * 14 + row["id_tail"]
+        if row["id_type"] == ids.IdType.RESIDENT.value
+        else "****" + row["id_tail"],
+        "occupation": {"code": row["occupation_code"], "name": row["occupation_name"]},
+        "job": row["job"],
+        "level": _level(row["level"]),
+        "issue_date": _iso(row["issue_date"]),
+        "issue_form": row["issue_form"],
+        "institution": {
+            "code": row["institution_code"],
+            "name": row["institution_name"],
+            "status": institution_status,
+        },
+        "status": {"active": "valid", "revoked": "revoked", "superseded": "superseded"}[status],
+        "issuer_notice": notice,
+    }
+
+
+def _rejected(problems: list[Problem], total: int, bad_rows: int) -> BatchRejected:
+    return BatchRejected(
+        f"批次被拒绝：{total} 行中有 {bad_rows} 行不合格，未写入任何数据",
+        f"batch rejected: {bad_rows} of {total} rows are invalid; nothing was written",
+        problems=problems,
+        details={"rows": total, "bad_rows": bad_rows},
+    )
+
+
+def _line_of(number: str, lines: dict[str, int], rows: list[batchfile.RawRow]) -> int | None:
+    if number in lines:
+        return lines[number]
+    for row in rows:
+        if codes.normalize(row.values.get("number", "")) == number:
+            return row.line
+    return None
+
+
+def _name_key_or_blank(name: str) -> str:
+    try:
+        return names.name_key(name)
+    except InvalidName:
+        return ""
+
+
+def _level(level: int | None) -> dict[str, Any] | None:
+    return None if level is None else {"code": level, "name": codes.LEVEL_NAMES[level]}
+
+
+def _named(code: str | None, table: Any) -> dict[str, Any] | None:
+    return None if not code else {"code": code, "name": table.get(code, code)}
+
+
+def _iso(value: date | None) -> str | None:
+    return None if value is None else value.isoformat()
+
+
+__all__ = ["ImportResult", "InvalidId", "LookupAnswer", "NotFound", "Registry", "public_view"]
