@@ -18,11 +18,13 @@ from verify import ids, store
 from verify.app import create_app
 from verify.cluster import EmbeddedCluster
 from verify.config import Settings
-from verify.service import Registry
+from verify.idkeys import IdKeys
+from verify.service import Registry, shutdown_checkers
 
 ROOT = Path(__file__).resolve().parent.parent
 TODAY = date(2026, 11, 25)
-TEST_DB = "verify_test"
+# One database per test session, so two runs on one machine never share data.
+TEST_DB = f"verify_test_{os.getpid()}"
 INDEX_KEY = bytes(range(32))
 ENC_KEY = bytes(range(32, 64))
 
@@ -61,8 +63,16 @@ def test_dsn(cluster: EmbeddedCluster) -> Iterator[str]:
 
     import asyncio
 
+    async def drop() -> None:
+        conn = await asyncpg.connect(admin_dsn)
+        try:
+            await conn.execute(f"DROP DATABASE IF EXISTS {TEST_DB} WITH (FORCE)")
+        finally:
+            await conn.close()
+
     asyncio.run(recreate())
     yield cluster.dsn(TEST_DB)
+    asyncio.run(drop())
 
 
 @pytest.fixture(scope="session")
@@ -76,11 +86,12 @@ async def pool(test_dsn: str) -> AsyncIterator[asyncpg.Pool]:
     await store.migrate(p)
     yield p
     await p.close()
+    shutdown_checkers()
 
 
 @pytest.fixture(scope="session")
 async def registry(pool: asyncpg.Pool, protector: ids.IdProtector) -> Registry:
-    return Registry(pool, protector, today=lambda: TODAY)
+    return Registry(pool, protector, id_keys=IdKeys(INDEX_KEY, ENC_KEY), today=lambda: TODAY)
 
 
 @pytest.fixture
@@ -95,8 +106,10 @@ async def conn(pool: asyncpg.Pool) -> AsyncIterator[store.Conn]:
             await tx.rollback()
 
 
-def unique_henan_code(letter: str = "S", city: str = "01", first: str = "0") -> str:
-    """A fresh 13-character institution key so tests never collide in the shared session database."""
+def unique_henan_code(letter: str = "S", city: str = "01", first: str = "5") -> str:
+    """A fresh 13-character institution key so tests never collide in the session database.
+
+    Position 10 = 5 keeps clear of the demo institutions (all 0 or 9 there)."""
     return f"{letter}000041{city}{first}{secrets.randbelow(1000):03d}"
 
 

@@ -19,10 +19,10 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from verify import codes, errors
+from verify import codes, errors, store
 from verify.config import Settings
 from verify.ratelimit import SlidingWindow
-from verify.service import Registry, today_utc8
+from verify.service import Registry, shutdown_checkers, today_utc8
 
 log = logging.getLogger("verify.app")
 
@@ -137,7 +137,7 @@ def create_app(settings: Settings, *, registry_factory: Callable[[], Awaitable[R
 
     async def healthz(request: Request) -> Response:
         try:
-            await registry(request).pool.fetchval("SELECT 1")
+            await store.ping(registry(request).pool)
         except Exception:
             log.exception("health check failed")
             return JSON(
@@ -263,6 +263,7 @@ def create_app(settings: Settings, *, registry_factory: Callable[[], Awaitable[R
             yield
         finally:
             await reg.pool.close()
+            shutdown_checkers()
 
     upload_limit = settings.max_upload_bytes + MULTIPART_SLACK
     routes = [

@@ -62,14 +62,29 @@ class Issuer:
 
 @dataclass(slots=True)
 class CheckedBatch:
+    """The outcome of checking rows; parts checked separately (in worker processes) merge with extend()."""
+
     drafts: list[tuple[Any, ...]] = field(default_factory=list)
     problems: list[Problem] = field(default_factory=list)
     warnings: list[Problem] = field(default_factory=list)
     bad_lines: set[int] = field(default_factory=set)
+    # (canonical number, line) of every row whose number parsed, good row or not: the in-batch
+    # duplicate check (rule 13) needs them all.
+    numbers: list[tuple[str, int]] = field(default_factory=list)
+    # (institution key, year, level, serial, line) of good rows, for the serial-order check (rule 14).
+    serials: list[tuple[str, int, int | None, int, int]] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
         return not self.problems
+
+    def extend(self, other: CheckedBatch) -> None:
+        self.drafts.extend(other.drafts)
+        self.problems.extend(other.problems)
+        self.warnings.extend(other.warnings)
+        self.bad_lines |= other.bad_lines
+        self.numbers.extend(other.numbers)
+        self.serials.extend(other.serials)
 
 
 class ScopeIndex:
@@ -144,11 +159,14 @@ def check_rows(
     scopes: ScopeIndex,
     protector: ids.IdProtector,
     today: date,
+    cross_row: bool = True,
 ) -> CheckedBatch:
-    """Check every row; returns drafts for good rows and every problem of every bad row. Never raises."""
+    """Check every row; returns drafts for good rows and every problem of every bad row. Never raises.
+
+    With ``cross_row=False`` the checks that need the whole batch (duplicates inside it, serial
+    order) are left for ``finish``, so parts checked separately can be merged first.
+    """
     out = CheckedBatch()
-    seen: dict[str, int] = {}
-    serials: dict[tuple[str, int, int | None], list[tuple[int, int]]] = defaultdict(list)
     id_types = ids.ID_TYPE_LABELS_ZH
     for row in rows:
         line, v = row.line, row.values
@@ -175,21 +193,7 @@ def check_rows(
                         12,
                     )
                 )
-            first = seen.get(number.canonical)
-            if first is not None:
-                bad.append(
-                    _problem(
-                        line,
-                        "number",
-                        raw_number,
-                        "duplicate_in_batch",
-                        f"证书编号与第 {first} 行重复",
-                        f"certificate number repeats line {first}",
-                        13,
-                    )
-                )
-            else:
-                seen[number.canonical] = line
+            out.numbers.append((number.canonical, line))
 
         # --- issue date; year inside the number must agree (rule 23)
         issue: date | None = None
@@ -393,7 +397,7 @@ def check_rows(
                     severity="warning",
                 )
             )
-        serials[(number.institution_key, number.year, number.level)].append((number.serial, line))
+        out.serials.append((number.institution_key, number.year, number.level, number.serial, line))
         extra = {k: v[k] for k in ("gender", "education", "score") if v.get(k)}
         out.drafts.append(
             (
@@ -417,16 +421,43 @@ def check_rows(
                 extra or None,
             )
         )
-    out.warnings.extend(serial_warnings(serials))
+    if cross_row:
+        finish(out)
     return out
 
 
-def serial_warnings(
-    serials: dict[tuple[str, int, int | None], list[tuple[int, int]]], limit: int = 100
-) -> list[Problem]:
+def finish(checked: CheckedBatch) -> None:
+    """The checks that need the whole batch: duplicates inside it (rule 13) and serial order (rule 14)."""
+    first_line: dict[str, int] = {}
+    duplicates: list[Problem] = []
+    for number, line in checked.numbers:
+        first = first_line.setdefault(number, line)
+        if first != line:
+            duplicates.append(
+                _problem(
+                    line,
+                    "number",
+                    number,
+                    "duplicate_in_batch",
+                    f"证书编号与第 {first} 行重复",
+                    f"certificate number repeats line {first}",
+                    13,
+                )
+            )
+            checked.bad_lines.add(line)
+    if duplicates:
+        checked.problems.extend(duplicates)
+        checked.problems.sort(key=lambda p: p.line or 0)
+    checked.warnings.extend(serial_warnings(checked.serials))
+
+
+def serial_warnings(serials: list[tuple[str, int, int | None, int, int]], limit: int = 100) -> list[Problem]:
     """Rule 14: serials are assigned in order ("依次顺序取值"); report gaps and out-of-order rows as warnings."""
+    groups: dict[tuple[str, int, int | None], list[tuple[int, int]]] = defaultdict(list)
+    for key, year, level, serial, line in serials:
+        groups[(key, year, level)].append((serial, line))
     found: list[Problem] = []
-    for (key, year, level), items in serials.items():
+    for (key, year, level), items in groups.items():
         previous: int | None = None
         for serial, line in items:
             if previous is not None and serial < previous:
@@ -453,6 +484,25 @@ def serial_warnings(
         if len(found) >= limit:
             break
     return found[:limit]
+
+
+def check_part(
+    rows: Sequence[batchfile.RawRow],
+    issuer: Issuer,
+    scopes: ScopeIndex,
+    index_key: bytes,
+    enc_key: bytes,
+    today: date,
+) -> CheckedBatch:
+    """``check_rows`` for one part of a batch, in a worker process (the protector is rebuilt there)."""
+    return check_rows(
+        rows,
+        issuer=issuer,
+        scopes=scopes,
+        protector=ids.IdProtector(index_key, enc_key),
+        today=today,
+        cross_row=False,
+    )
 
 
 def _warning(line: int | None, code: str, zh: str, en: str) -> Problem:

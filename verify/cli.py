@@ -17,7 +17,7 @@ from typing import Any, TypeVar
 
 from verify import __version__, batchfile, codes, demo, errors, runtime, seed, store
 from verify.config import Settings
-from verify.service import Registry, today_utc8
+from verify.service import Registry, shutdown_checkers, today_utc8
 
 T = TypeVar("T")
 
@@ -53,6 +53,7 @@ def _with_registry(settings: Settings, fn: Callable[[Registry], Awaitable[T]]) -
             return await fn(reg)
         finally:
             await reg.pool.close()
+            shutdown_checkers()
 
     return asyncio.run(run())
 
@@ -293,3 +294,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return exit_code(exc)
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:
+        # `verify demo | head`: the reader left; nothing more to say.
+        sys.stderr.close()
+        return 0

@@ -24,19 +24,61 @@ class Setting:
 
 # The single table of VERIFY_* variables; README's configuration table is checked against it.
 SETTINGS_TABLE: tuple[Setting, ...] = (
-    Setting("VERIFY_HOME", "var", "运行数据目录（内嵌数据库、密钥文件）", "Runtime data directory (embedded database, key files)"),
-    Setting("VERIFY_DATABASE_URL", "", "外部 PostgreSQL 连接串；为空时使用内嵌集群", "External PostgreSQL URL; empty = embedded cluster under VERIFY_HOME"),
-    Setting("VERIFY_PG_PORT", "", "内嵌集群另外监听 127.0.0.1 的端口；为空时只用 Unix 套接字", "Also listen on 127.0.0.1:PORT (embedded cluster); empty = Unix socket only"),
+    Setting(
+        "VERIFY_HOME",
+        "var",
+        "运行数据目录（内嵌数据库、密钥文件）",
+        "Runtime data directory (embedded database, key files)",
+    ),
+    Setting(
+        "VERIFY_DATABASE_URL",
+        "",
+        "外部 PostgreSQL 连接串；为空时使用内嵌集群",
+        "External PostgreSQL URL; empty = embedded cluster under VERIFY_HOME",
+    ),
+    Setting(
+        "VERIFY_PG_PORT",
+        "",
+        "内嵌集群另外监听 127.0.0.1 的端口；为空时只用 Unix 套接字",
+        "Also listen on 127.0.0.1:PORT (embedded cluster); empty = Unix socket only",
+    ),
     Setting("VERIFY_HOST", "127.0.0.1", "HTTP 监听地址", "HTTP listen address"),
     Setting("VERIFY_PORT", "8000", "HTTP 监听端口", "HTTP listen port"),
     Setting("VERIFY_WORKERS", "1", "HTTP 工作进程数", "Number of HTTP worker processes"),
-    Setting("VERIFY_ID_KEYS_FILE", "", "证件号盲索引与加密密钥文件；为空时为 VERIFY_HOME/secrets/id-keys.json", "File with the ID blind-index and encryption keys; empty = VERIFY_HOME/secrets/id-keys.json"),
-    Setting("VERIFY_ID_INDEX_KEY", "", "盲索引 HMAC 密钥（64 位十六进制），优先于密钥文件", "Blind-index HMAC key (64 hex chars); overrides the key file"),
-    Setting("VERIFY_ID_ENC_KEY", "", "证件号 AES-GCM 密钥（64 位十六进制），优先于密钥文件", "AES-256-GCM key for ID numbers (64 hex chars); overrides the key file"),
+    Setting(
+        "VERIFY_ID_KEYS_FILE",
+        "",
+        "证件号盲索引与加密密钥文件；为空时为 VERIFY_HOME/secrets/id-keys.json",
+        "File with the ID blind-index and encryption keys; empty = VERIFY_HOME/secrets/id-keys.json",
+    ),
+    Setting(
+        "VERIFY_ID_INDEX_KEY",
+        "",
+        "盲索引 HMAC 密钥（64 位十六进制），优先于密钥文件",
+        "Blind-index HMAC key (64 hex chars); overrides the key file",
+    ),
+    Setting(
+        "VERIFY_ID_ENC_KEY",
+        "",
+        "证件号 AES-GCM 密钥（64 位十六进制），优先于密钥文件",
+        "AES-256-GCM key for ID numbers (64 hex chars); overrides the key file",
+    ),
     Setting("VERIFY_MAX_UPLOAD_MB", "50", "批次文件大小上限（MB）", "Batch file size limit in MB"),
-    Setting("VERIFY_LOOKUP_PER_MINUTE", "10", "每个 IP 每分钟公开查询次数", "Public lookups per IP per minute"),
-    Setting("VERIFY_LOOKUP_FAILS_PER_NUMBER", "5", "每个证书编号 24 小时内允许的姓名不符次数", "Failed names allowed per certificate number per 24 h"),
-    Setting("VERIFY_TRUST_PROXY", "0", "为 1 时采用 X-Forwarded-For 的客户端地址", "1 = take the client address from X-Forwarded-For"),
+    Setting(
+        "VERIFY_LOOKUP_PER_MINUTE", "10", "每个 IP 每分钟公开查询次数", "Public lookups per IP per minute"
+    ),
+    Setting(
+        "VERIFY_LOOKUP_FAILS_PER_NUMBER",
+        "5",
+        "每个证书编号 24 小时内允许的姓名不符次数",
+        "Failed names allowed per certificate number per 24 h",
+    ),
+    Setting(
+        "VERIFY_TRUST_PROXY",
+        "0",
+        "为 1 时采用 X-Forwarded-For 的客户端地址",
+        "1 = take the client address from X-Forwarded-For",
+    ),
     Setting("VERIFY_LOG_LEVEL", "info", "日志级别", "Log level"),
 )
 
@@ -46,7 +88,9 @@ def _int(environ: Mapping[str, str], name: str, default: str, minimum: int = 0) 
     try:
         value = int(raw)
     except ValueError:
-        raise ConfigError(f"{name} 必须是整数，实际为 {raw!r}", f"{name} must be an integer, got {raw!r}") from None
+        raise ConfigError(
+            f"{name} 必须是整数，实际为 {raw!r}", f"{name} must be an integer, got {raw!r}"
+        ) from None
     if value < minimum:
         raise ConfigError(f"{name} 不能小于 {minimum}", f"{name} must be at least {minimum}")
     return value
@@ -61,7 +105,9 @@ def _hex_key(environ: Mapping[str, str], name: str) -> bytes | None:
     except ValueError:
         key = b""
     if len(key) != 32:
-        raise ConfigError(f"{name} 必须是 64 位十六进制字符（32 字节）", f"{name} must be 64 hex characters (32 bytes)")
+        raise ConfigError(
+            f"{name} 必须是 64 位十六进制字符（32 字节）", f"{name} must be 64 hex characters (32 bytes)"
+        )
     return key
 
 

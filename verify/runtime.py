@@ -54,4 +54,4 @@ async def open_registry(settings: Settings, *, dsn: str | None = None, max_size:
     except BaseException:
         await pool.close()
         raise
-    return Registry(pool, ids.IdProtector(keys.index_key, keys.enc_key))
+    return Registry(pool, ids.IdProtector(keys.index_key, keys.enc_key), id_keys=keys)

@@ -68,10 +68,12 @@ def _scopes_for(rng: random.Random, since: date, special: bool) -> list[store.Sc
     ]
 
 
-def plan_institutions(rng: random.Random, count: int, today: date) -> list[InstitutionPlan]:
+def plan_institutions(
+    rng: random.Random, count: int, today: date, taken: frozenset[str] = frozenset()
+) -> list[InstitutionPlan]:
     """``count`` institutions: mostly Henan 评价机构/站点, some national, some 专项 考核机构."""
     plans: list[InstitutionPlan] = []
-    used: set[str] = set()
+    used: set[str] = set(taken)  # codes already in the registry, retired ones included (rule 40)
     henan_cities = sorted(codes.HENAN_CITIES)
     provinces = sorted(p for p in codes.PROVINCES if p != "41")
     while len(plans) < count:
@@ -114,7 +116,7 @@ def plan_institutions(rng: random.Random, count: int, today: date) -> list[Insti
             "filing_number": code,
             "filing_authority": authority,
             "filing_date": filed,
-            "filing_expires": filed.replace(year=filed.year + 3),
+            "filing_expires": filed + timedelta(days=3 * 365),
             "province_code": province,
             "city_code": city,
             "address": f"{codes.PROVINCES.get(province, '')}某区示例路 {rng.randint(1, 300)} 号",
@@ -198,7 +200,7 @@ async def seed(
 ) -> SeedReport:
     """Generate and store institutions, scopes, batches and certificates. Raises Conflict on code clashes."""
     rng = random.Random(rng_seed if rng_seed is not None else secrets.randbits(64))
-    plans = plan_institutions(rng, institutions, today)
+    plans = plan_institutions(rng, institutions, today, frozenset(await store.all_institution_codes(pool)))
     report = SeedReport(institutions=len(plans))
     async with store.transaction(pool) as conn:
         for plan in plans:

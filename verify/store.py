@@ -212,6 +212,12 @@ async def get_institution(conn: Executor, code: str) -> InstitutionRow:
     return _institution(row)
 
 
+async def all_institution_codes(conn: Executor) -> set[str]:
+    """Every code in use or retired (the 废置库 included), so generators never hand one out twice."""
+    rows = await conn.fetch("SELECT code FROM institutions UNION SELECT code FROM retired_codes")
+    return {r["code"] for r in rows}
+
+
 async def institution_scopes(conn: Executor, institution_id: int) -> list[ScopeRow]:
     rows = await conn.fetch(
         "SELECT occupation_code, occupation_name, job, level, standard, effective_from, effective_to"
@@ -383,13 +389,6 @@ async def lock_batch(conn: Conn, public_id: str) -> BatchRow:
     return BatchRow(**dict(row))
 
 
-async def batch_internal_id(conn: Executor, public_id: str) -> int:
-    value = await conn.fetchval("SELECT id FROM batches WHERE public_id = $1", public_id)
-    if value is None:
-        raise NotFound(f"未找到批次 {public_id}", f"no batch {public_id}", details={"batch": public_id})
-    return int(value)
-
-
 async def insert_batch(
     conn: Conn,
     *,
@@ -481,6 +480,11 @@ async def audit(
         target,
         detail,
     )
+
+
+async def ping(conn: Executor) -> None:
+    """Raises when the database does not answer."""
+    await conn.fetchval("SELECT 1")
 
 
 @asynccontextmanager

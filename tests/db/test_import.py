@@ -235,3 +235,27 @@ async def test_stored_id_is_encrypted_and_indexed(
     kind, plain = registry.protector.decrypt(bytes(rec["id_cipher"]), aad=number_of(row).encode())
     assert plain == row.id_number and kind.value == "resident_id"
     assert all(row.id_number not in str(v) for v in dict(rec).values())
+
+
+async def test_large_batches_are_checked_in_worker_processes_with_the_same_result(
+    pool: asyncpg.Pool, registry: Registry, make_institution: InstitutionFactory
+) -> None:
+    # The parallel path (worker processes, COPY per part) must accept and reject exactly like the
+    # in-process path, including duplicates that straddle two parts.
+    parallel = Registry(
+        pool, registry.protector, id_keys=registry.id_keys, today=registry.today, parallel_min_rows=4
+    )
+    inst = await make_institution()
+    good = [Row(inst["code"], serial=i) for i in range(1, 30)]
+    result = await parallel.import_batch(inst["code"], csv_bytes(good), "p.csv", actor="t", max_bytes=MB)
+    assert result.rows == 29 and await count_for(pool, inst["id"]) == 29
+    bad = [Row(inst["code"], serial=i) for i in range(100, 130)]
+    bad[25] = Row(inst["code"], serial=100)  # duplicate of line 2, in a later part
+    bad[3] = Row(inst["code"], serial=5)  # duplicate of an existing certificate
+    bad[20] = Row(inst["code"], serial=120, level=9)
+    with pytest.raises(BatchRejected) as info:
+        await parallel.import_batch(inst["code"], csv_bytes(bad), "q.csv", actor="t", max_bytes=MB)
+    found = {(p.line, p.code) for p in info.value.problems}
+    assert (27, "duplicate_in_batch") in found and (5, "duplicate_existing") in found
+    assert any(line == 22 for line, _ in found)
+    assert await count_for(pool, inst["id"]) == 29

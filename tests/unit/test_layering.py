@@ -11,7 +11,9 @@ DOMAIN = {"errors", "config", "codes", "reference", "ids", "names", "idkeys", "b
           "ratelimit"}  # fmt: skip
 FORBIDDEN_FOR_DOMAIN = {"starlette", "asyncpg", "uvicorn", "httpx", "jinja2", "verify.store", "verify.service",
                         "verify.app", "verify.cli", "verify.runtime", "verify.asgi", "verify.cluster"}  # fmt: skip
-ENV_READERS = {"cli", "asgi"}  # process entry points: the only places that read os.environ
+# Process entry points read settings from the environment; cluster only strips PG* variables from
+# the environment it hands to initdb/pg_ctl (a child-process concern, not configuration).
+ENV_READERS = {"cli", "asgi", "cluster"}
 
 
 def _imports(tree: ast.AST) -> set[str]:

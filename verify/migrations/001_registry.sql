@@ -112,8 +112,11 @@ CREATE TABLE batches (
 CREATE TABLE certificates (
     number          text PRIMARY KEY,
     kind            text NOT NULL,
-    institution_id  bigint NOT NULL REFERENCES institutions(id),
-    batch_id        bigint NOT NULL REFERENCES batches(id),
+    -- institution_id and batch_id are checked by certificates_check_parents below: one set-based
+    -- check per statement instead of two foreign-key probes per row, which doubled COPY time
+    -- (docs/DECISIONS.md D9). Parents can never be deleted (rule 37), so a check on insert suffices.
+    institution_id  bigint NOT NULL,
+    batch_id        bigint NOT NULL,
     holder_name     text NOT NULL,
     name_key        text NOT NULL,
     id_type         text NOT NULL,
@@ -135,6 +138,50 @@ CREATE TABLE certificates (
 );
 CREATE INDEX certificates_id_index ON certificates (id_index);
 CREATE INDEX certificates_batch ON certificates (batch_id);
+
+CREATE FUNCTION certificates_check_parents() RETURNS trigger LANGUAGE plpgsql AS $$
+DECLARE
+    orphan text;
+BEGIN
+    SELECT n.number INTO orphan FROM new_rows n
+     WHERE NOT EXISTS (SELECT 1 FROM batches b WHERE b.id = n.batch_id AND b.institution_id = n.institution_id)
+     LIMIT 1;
+    IF orphan IS NOT NULL THEN
+        RAISE EXCEPTION 'certificate % does not belong to an existing batch of its institution', orphan
+            USING ERRCODE = 'foreign_key_violation';
+    END IF;
+    RETURN NULL;
+END $$;
+
+CREATE TRIGGER certificates_parents_on_insert AFTER INSERT ON certificates
+    REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION certificates_check_parents();
+
+-- A certificate never moves to another batch or institution (a correction is a new record).
+CREATE FUNCTION certificates_parents_fixed() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    IF NEW.batch_id <> OLD.batch_id OR NEW.institution_id <> OLD.institution_id THEN
+        RAISE EXCEPTION 'certificate % cannot move to another batch or institution', OLD.number
+            USING ERRCODE = 'restrict_violation';
+    END IF;
+    RETURN NEW;
+END $$;
+
+CREATE TRIGGER certificates_parents_fixed BEFORE UPDATE OF batch_id, institution_id ON certificates
+    FOR EACH ROW EXECUTE FUNCTION certificates_parents_fixed();
+
+-- Nothing published is ever deleted: revocations and corrections are new records (rule 37).
+CREATE FUNCTION refuse_delete() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    RAISE EXCEPTION '% rows are never deleted (rule 37); record a revocation or correction instead', TG_TABLE_NAME
+        USING ERRCODE = 'restrict_violation';
+END $$;
+
+CREATE TRIGGER certificates_no_delete BEFORE DELETE ON certificates
+    FOR EACH STATEMENT EXECUTE FUNCTION refuse_delete();
+CREATE TRIGGER batches_no_delete BEFORE DELETE ON batches
+    FOR EACH STATEMENT EXECUTE FUNCTION refuse_delete();
+CREATE TRIGGER institutions_no_delete BEFORE DELETE ON institutions
+    FOR EACH STATEMENT EXECUTE FUNCTION refuse_delete();
 
 -- Append-only record of writes and non-public reads (rule 60).
 CREATE TABLE audit_log (
