@@ -12,6 +12,7 @@ import json
 import os
 import sys
 from collections.abc import Awaitable, Callable, Sequence
+from datetime import date
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -203,14 +204,50 @@ def _showcase(certs: list[dict[str, str]]) -> list[dict[str, str]]:
 
 
 def cmd_institutions(settings: Settings, args: argparse.Namespace) -> int:
+    actor = f"cli:{_user()}"
     if args.action == "show":
         _print_json(_with_registry(settings, lambda reg: reg.institution_view(args.code)))
     elif args.action == "token":
-        token = _with_registry(
-            settings, lambda reg: reg.issue_token(args.code, label=args.label, actor=f"cli:{_user()}")
-        )
-        print(token)
+        print(_with_registry(settings, lambda reg: reg.issue_token(args.code, label=args.label, actor=actor)))
+    elif args.action == "add":
+        fields = {k: v for k, v in vars(args).items() if k in store.INSTITUTION_FIELDS and v is not None}
+        for key in ("filing_date", "filing_expires"):
+            if key in fields:
+                fields[key] = _date(fields[key])
+        _print_json(_with_registry(settings, lambda reg: reg.register_institution(fields, actor=actor)))
+    elif args.action == "scope":
+        levels: list[int | None] = [int(x) for x in args.levels.split(",")] if args.levels else [None]
+        _print_json(
+            _with_registry(
+                settings,
+                lambda reg: reg.add_scope(
+                    args.code, occupation_code=args.occupation_code or "", occupation_name=args.occupation,
+                    job=args.job or "", levels=levels, effective_from=_date(args.effective), actor=actor,
+                ),
+            )
+        )  # fmt: skip
+    elif args.action == "status":
+        _print_json(
+            _with_registry(
+                settings,
+                lambda reg: reg.set_status(
+                    args.code, args.status, effective=_date(args.effective), reason=args.reason,
+                    document_ref=args.document, actor=actor, merged_into=args.into,
+                ),
+            )
+        )  # fmt: skip
     return 0
+
+
+def _date(text: str | None) -> date:
+    if not text:
+        return today_utc8()
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise errors.InvalidInput(
+            f"日期格式应为 YYYY-MM-DD：{text}", f"dates are YYYY-MM-DD: {text}"
+        ) from None
 
 
 def cmd_template(settings: Settings, args: argparse.Namespace) -> int:
@@ -271,10 +308,30 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--summary", action="store_true", help="print a short human summary instead of JSON lines")
     s.set_defaults(fn=cmd_demo)
 
-    s = sub.add_parser("institutions", help="institution registry: show <code> | token <code>")
-    s.add_argument("action", choices=["show", "token"])
+    s = sub.add_parser(
+        "institutions", help="institution registry: show | token | add | scope | status  <code>",
+        description="show: the public record; token: mint an upload API token; add: file a new institution; "
+        "scope: file scope rows (增量备案); status: record a status decision (suspended, terminated, merged, active)",
+    )  # fmt: skip
+    s.add_argument("action", choices=["show", "token", "add", "scope", "status"])
     s.add_argument("code")
-    s.add_argument("--label", default="api")
+    s.add_argument("--label", default="api", help="token: a label for the token")
+    s.add_argument(
+        "--kind", help="add: employer | social | technical_school | college | appraisal | special_assessor"
+    )
+    s.add_argument("--name", help="add: the filed name")
+    for flag in ("short-name", "filing-number", "filing-authority", "filing-date", "filing-expires", "parent-code",
+                 "address", "phone", "email", "website", "complaint-channel"):  # fmt: skip
+        s.add_argument(f"--{flag}", help="add: institution field")
+    s.add_argument("--occupation-code", help="scope: 职业编码 D-DD-DD-DD (empty for 专项)")
+    s.add_argument("--occupation", help="scope: 职业名称 (or 专项 project name)")
+    s.add_argument("--job", help="scope: 工种/职业方向 (empty = --)")
+    s.add_argument("--levels", help="scope: comma-separated levels 1-5 (omit for 专项)")
+    s.add_argument("--effective", help="scope/status: effective date YYYY-MM-DD (default today)")
+    s.add_argument("--status", help="status: active | suspended | terminated | merged")
+    s.add_argument("--reason", default="", help="status: article and facts of the decision")
+    s.add_argument("--document", help="status: document reference (文号)")
+    s.add_argument("--into", help="status merged: the absorbing institution's code")
     s.set_defaults(fn=cmd_institutions)
 
     s = sub.add_parser("template", help="print the batch CSV template")

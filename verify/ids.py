@@ -63,7 +63,7 @@ _LABELS: dict[IdType, tuple[str, str]] = {
 }
 
 # Batch files are filled in by hand, so besides the official names accept the names clerks actually type
-# (回乡证, 台胞证, 永居证 ...). Keys are matched after NFKC and whitespace removal by the batch reader.
+# (回乡证, 台胞证, 永居证 ...). Keys are written without spaces; callers strip their input before looking up.
 ID_TYPE_LABELS_ZH: Mapping[str, IdType] = MappingProxyType(
     {
         "居民身份证": IdType.RESIDENT,
@@ -97,7 +97,9 @@ _PROVINCES = frozenset(
     + ("42", "43", "44", "45", "46", "50", "51", "52", "53", "54", "61", "62", "63", "64", "65", "71")
 )
 _HKMOTW_REGIONS = frozenset({"810000", "820000", "830000"})
-_MIN_BIRTH = 19000101
+# The standard's own worked example 440524188001010014 is born in 1880 and must validate
+# (SECURITY.md P6); earlier than 1850 is certainly a typo.
+_MIN_BIRTH = 18500101
 
 # Valid month-day pairs as MMDD integers, so the hot path checks a date with one set lookup (Feb 29 is
 # re-checked against the year).
@@ -268,8 +270,8 @@ def _check_birth(r: _Report, s: str, today_int: int) -> None:
     elif ymd < _MIN_BIRTH:
         r.add(
             "id_birth_too_early",
-            "第 7-14 位的出生日期早于 1900 年",
-            "The birth date in positions 7-14 is before 1900",
+            "第 7-14 位的出生日期早于 1850 年",
+            "The birth date in positions 7-14 is before 1850",
             position=7,
             allowed=">= 19000101",
         )
@@ -415,13 +417,7 @@ def _validate_passport(r: _Report, s: str, today_int: int) -> str:
     if not 5 <= len(s) <= 17:
         r.length(len(s), "5-17 位", "5 to 17 characters", "5-17")
     _chars_from(r, s, 0, _ALNUM, _N_ALNUM)
-    if s and _DIGITS.issuperset(s):
-        r.add(
-            "id_passport_letters",
-            "护照号码应包含字母；全为数字的号码请核对证件类型（是否为身份证或通行证）",
-            "A passport number must contain letters; an all-digit number is probably another ID type",
-            allowed="A-Z, 0-9",
-        )
+    # All-digit passports exist (e.g. US passports issued before 2021), so digits alone are allowed.
     return s
 
 

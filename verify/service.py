@@ -178,13 +178,11 @@ class Registry:
                 )
                 # Parts are checked in worker processes while earlier good parts stream into the open
                 # transaction with COPY; any problem anywhere rolls the whole batch back (D5, D10).
-                async for part in self._check_parts(parsed.rows, issuer, scopes):
+                async for part in self._check_parts(parsed.rows, issuer, scopes, institution.id, batch_id):
                     checked.extend(part)
-                    if checked.ok and duplicate is None and part.drafts:
+                    if checked.ok and duplicate is None and part.payload:
                         try:
-                            await store.copy_certificates(
-                                conn, [(*d[:2], institution.id, batch_id, *d[2:], None) for d in part.drafts]
-                            )
+                            await store.copy_certificates_text(conn, part.payload)
                         except asyncpg.UniqueViolationError as exc:
                             duplicate = exc  # keep checking the rest so every bad row is reported
                 batch.finish(checked)
@@ -195,7 +193,7 @@ class Registry:
                     actor,
                     "batch.submit",
                     public_id,
-                    {"institution": institution.code, "rows": len(checked.drafts)},
+                    {"institution": institution.code, "rows": checked.good},
                 )
         except _RollBack:
             problems = list(checked.problems)
@@ -211,11 +209,16 @@ class Registry:
             assert again is not None
             return ImportResult(again.public_id, institution.code, again.state, again.row_count, False, ())
         return ImportResult(
-            public_id, institution.code, "submitted", len(checked.drafts), True, tuple(checked.warnings)
+            public_id, institution.code, "submitted", checked.good, True, tuple(checked.warnings)
         )
 
     async def _check_parts(
-        self, rows: list[batchfile.RawRow], issuer: batch.Issuer, scopes: batch.ScopeIndex
+        self,
+        rows: list[batchfile.RawRow],
+        issuer: batch.Issuer,
+        scopes: batch.ScopeIndex,
+        institution_id: int,
+        batch_id: int,
     ) -> AsyncIterator[batch.CheckedBatch]:
         """Yield the checked parts of a batch in file order.
 
@@ -225,25 +228,33 @@ class Registry:
         """
         today = self.today()
         if self.id_keys is None or len(rows) < self.parallel_min_rows:
-            yield batch.check_rows(rows, issuer=issuer, scopes=scopes, protector=self.protector, today=today,
-                                   cross_row=False)  # fmt: skip
+            part = batch.check_rows(rows, issuer=issuer, scopes=scopes, protector=self.protector, today=today,
+                                    cross_row=False)  # fmt: skip
+            if part.ok:
+                part.payload = batch.copy_text(part.drafts, institution_id, batch_id)
+            yield part
             return
         loop = asyncio.get_running_loop()
         executor = _checker_pool()
         size = max(self.parallel_min_rows // 2, -(-len(rows) // (4 * _WORKERS)))
-        futures = [
-            loop.run_in_executor(
-                executor,
-                batch.check_part,
-                rows[i : i + size],
-                issuer,
-                scopes,
-                self.id_keys.index_key,
-                self.id_keys.enc_key,
-                today,
-            )  # fmt: skip
-            for i in range(0, len(rows), size)
-        ]
+        futures = []
+        for i in range(0, len(rows), size):
+            keys, chunk = batch.compact(rows[i : i + size])
+            futures.append(
+                loop.run_in_executor(
+                    executor,
+                    batch.check_part,
+                    keys,
+                    chunk,
+                    issuer,
+                    scopes,
+                    self.id_keys.index_key,
+                    self.id_keys.enc_key,
+                    today,
+                    institution_id,
+                    batch_id,
+                )  # fmt: skip
+            )
         try:
             for future in futures:
                 yield await future
@@ -389,6 +400,128 @@ class Registry:
             },
         }
 
+    # ------------------------------------------------------------------ registry administration
+
+    async def register_institution(self, fields: dict[str, Any], *, actor: str) -> dict[str, Any]:
+        """File a new institution. The code must be a valid 13-character Y/S key or an 8-digit 专项
+        考核机构 code (rule 12). Raises InvalidCode, InvalidInput, Conflict (code taken or retired, rule 40)."""
+        code = codes.normalize(str(fields.get("code", "")))
+        kind = str(fields.get("kind", ""))
+        if kind not in KIND_LABELS:
+            raise InvalidInput(
+                f"机构类型必须是 {', '.join(KIND_LABELS)} 之一",
+                f"kind must be one of {', '.join(KIND_LABELS)}",
+            )
+        if kind == "special_assessor":
+            check = codes.check_code(code, today=self.today())
+            if not check.valid or check.kind is not codes.CodeKind.SPECIAL_ASSESSOR:
+                raise InvalidCode(
+                    problems=check.problems
+                    or _wrong_kind(code, "8 位专项考核机构代码", "an 8-digit 专项 code")
+                )
+            province, city = "41", None
+        else:
+            parts = codes.institution_key_parts(code)
+            province = parts["province"]["code"]
+            city = parts.get("city", {}).get("code") if isinstance(parts.get("city"), dict) else None
+            # 技工院校 file as Y for their own students and S for the public (RULES §1.2), so only
+            # employers and social organisations have a fixed letter.
+            letter = {"employer": "Y", "social": "S"}.get(kind)
+            if letter and code[0] != letter:
+                raise InvalidCode(
+                    problems=_wrong_kind(
+                        code, f"该类机构代码以 {letter} 开头", f"codes of this kind start with {letter}"
+                    )
+                )
+        if not str(fields.get("name", "")).strip():
+            raise InvalidInput("机构名称不能为空", "the institution name is required")
+        record = {**fields, "code": code, "kind": kind, "province_code": fields.get("province_code") or province,
+                  "city_code": fields.get("city_code") or city}  # fmt: skip
+        record.setdefault("filing_authority", "city")
+        async with store.transaction(self.pool) as conn:
+            await store.insert_institution(conn, record)
+            await store.audit(
+                conn, actor, "institution.register", code, {"kind": kind, "name": record["name"]}
+            )
+        return await self.institution_view(code)
+
+    async def add_scope(
+        self,
+        institution_code: str,
+        *,
+        occupation_code: str,
+        occupation_name: str,
+        job: str,
+        levels: list[int | None],
+        effective_from: date,
+        standard: str = "国家职业技能标准",
+        actor: str,
+    ) -> dict[str, Any]:
+        """File scope rows (增量备案, rule 42): one per level, in force from ``effective_from``.
+        Raises NotFound, InvalidInput."""
+        inst = await store.get_institution(self.pool, institution_code)
+        if not occupation_name.strip():
+            raise InvalidInput("职业名称不能为空", "the occupation name is required")
+        if any(level is not None and not 1 <= level <= 5 for level in levels):
+            raise InvalidInput("等级必须是 1-5", "levels must be 1 to 5")
+        if (inst.kind == "special_assessor") != (levels == [None]):
+            raise InvalidInput(
+                "专项考核机构的范围不分等级；其他机构的范围必须列出等级",
+                "a 专项 scope has no level; other scopes must list their levels",
+            )
+        rows = [
+            store.ScopeRow(occupation_code.strip(), occupation_name.strip(), batchfile.normalize_job(job), level,
+                           standard, effective_from, None)
+            for level in levels
+        ]  # fmt: skip
+        async with store.transaction(self.pool) as conn:
+            await store.add_scopes(conn, inst.id, rows)
+            await store.audit(conn, actor, "institution.scope_add", inst.code,
+                              {"occupation": occupation_code, "job": job, "levels": levels,
+                               "from": effective_from.isoformat()})  # fmt: skip
+        return await self.institution_view(inst.code)
+
+    async def set_status(
+        self,
+        institution_code: str,
+        status: str,
+        *,
+        effective: date,
+        reason: str,
+        document_ref: str | None,
+        actor: str,
+        merged_into: str | None = None,
+    ) -> dict[str, Any]:
+        """Record a status decision with its history. Certificates already issued are untouched
+        (rule 38); new uploads are refused while not active (rule 39). A merger retires the code
+        into the 废置库 (rules 40-41). Raises NotFound, InvalidInput."""
+        if status not in STATUS_LABELS:
+            raise InvalidInput(
+                f"状态必须是 {', '.join(STATUS_LABELS)} 之一",
+                f"status must be one of {', '.join(STATUS_LABELS)}",
+            )
+        if not reason.strip():
+            raise InvalidInput("必须写明决定的理由或条款", "a reason (article, facts) is required")
+        inst = await store.get_institution(self.pool, institution_code)
+        target = None
+        if status == "merged":
+            if not merged_into:
+                raise InvalidInput("合并须指明并入的机构", "a merger must name the absorbing institution")
+            target = await store.get_institution(self.pool, merged_into)
+            if target.id == inst.id:
+                raise InvalidInput("机构不能并入自身", "an institution cannot merge into itself")
+        async with store.transaction(self.pool) as conn:
+            await store.set_institution_status(
+                conn, inst.id, status, effective, reason=reason, document_ref=document_ref, decided_by=actor,
+                merged_into=target.code if target else None,
+            )  # fmt: skip
+            if status in ("merged", "terminated"):
+                await store.retire_code(conn, inst.id, inst.code, effective, reason)
+            await store.audit(conn, actor, "institution.status", inst.code,
+                              {"status": status, "effective": effective.isoformat(), "reason": reason,
+                               "document_ref": document_ref, "merged_into": target.code if target else None})  # fmt: skip
+        return await self.institution_view(inst.code)
+
     async def issue_token(self, institution_code: str, *, label: str, actor: str) -> str:
         """Mint an API token for an institution's uploads; only its SHA-256 is stored. Raises NotFound."""
         inst = await store.get_institution(self.pool, institution_code)
@@ -469,6 +602,10 @@ def shutdown_checkers() -> None:
     if _POOL is not None:
         _POOL.shutdown(wait=True, cancel_futures=True)
         _POOL = None
+
+
+def _wrong_kind(code: str, zh: str, en: str) -> list[Problem]:
+    return [Problem(code="wrong_kind", message_zh=zh, message_en=en, position=1, found=code[:1])]
 
 
 def _rejected(problems: list[Problem], total: int, bad_rows: int) -> BatchRejected:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import hashlib
 import importlib.resources
+import io
 import json
 from collections.abc import AsyncIterator, Iterable, Sequence
 from contextlib import asynccontextmanager
@@ -419,6 +420,13 @@ async def insert_batch(
 async def copy_certificates(conn: Conn, rows: Sequence[tuple[Any, ...]]) -> None:
     """COPY rows (tuples in CERTIFICATE_COLUMNS order) into certificates. Caller owns the transaction."""
     await conn.copy_records_to_table("certificates", records=rows, columns=list(CERTIFICATE_COLUMNS))
+
+
+async def copy_certificates_text(conn: Conn, payload: bytes) -> None:
+    """COPY certificates from COPY text format (made by verify.batch.copy_text). Caller owns the transaction."""
+    await conn.copy_to_table(
+        "certificates", source=io.BytesIO(payload), columns=list(CERTIFICATE_COLUMNS), format="text"
+    )
 
 
 async def existing_numbers(conn: Executor, numbers: Sequence[str]) -> set[str]:

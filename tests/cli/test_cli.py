@@ -72,3 +72,49 @@ def test_unknown_institution_exit_code(
 def test_template_prints_header(capsys: pytest.CaptureFixture[str]) -> None:
     assert cli.main(["template"]) == 0
     assert capsys.readouterr().out.startswith("证书编号")
+
+
+async def test_institution_admin_commands(cli_env: None, capsys: pytest.CaptureFixture[str]) -> None:
+    import asyncio
+
+    from tests.conftest import unique_henan_code
+
+    code = unique_henan_code("S", city="05", first="6")
+    argv = [
+        "institutions",
+        "add",
+        code,
+        "--kind",
+        "social",
+        "--name",
+        "安阳测试评价中心",
+        "--filing-date",
+        "2024-01-02",
+    ]
+    assert await asyncio.to_thread(cli.main, argv) == 0
+    assert json.loads(capsys.readouterr().out)["filing"]["date"] == "2024-01-02"
+    argv = ["institutions", "scope", code, "--occupation-code", "6-20-01-01", "--occupation", "钳工",
+            "--levels", "5,4", "--effective", "2024-02-01"]  # fmt: skip
+    assert await asyncio.to_thread(cli.main, argv) == 0
+    assert len(json.loads(capsys.readouterr().out)["scope"]) == 2
+    argv = [
+        "institutions",
+        "status",
+        code,
+        "--status",
+        "terminated",
+        "--reason",
+        "第十四条",
+        "--effective",
+        "2026-01-05",
+    ]
+    assert await asyncio.to_thread(cli.main, argv) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["status"]["code"] == "terminated" and out["retired_codes"][0]["code"] == code
+    # a terminated code is in the 废置库: filing it again for someone else is refused (rule 40)
+    assert (
+        await asyncio.to_thread(
+            cli.main, ["institutions", "add", code, "--kind", "social", "--name", "另一机构"]
+        )
+        == 4
+    )

@@ -9,7 +9,7 @@ import pytest
 
 from tests.conftest import InstitutionFactory, unique_henan_code
 from verify import store
-from verify.errors import Conflict, NotFound
+from verify.errors import Conflict, InvalidCode, NotFound
 from verify.service import Registry
 
 
@@ -96,3 +96,85 @@ async def test_audit_log_is_append_only(pool: asyncpg.Pool) -> None:
         await pool.execute("DELETE FROM audit_log")
     with pytest.raises(asyncpg.RaiseError):
         await pool.execute("UPDATE audit_log SET actor = 'x'")
+
+
+async def test_register_scope_and_status_through_the_service(registry: Registry, pool: asyncpg.Pool) -> None:
+    code = unique_henan_code("Y", city="03", first="6")
+    view = await registry.register_institution(
+        {"code": code.lower(), "kind": "employer", "name": "洛阳测试装备有限公司", "phone": "0379-1"},
+        actor="t",
+    )
+    assert view["code"] == code and view["city"]["name"] == "洛阳市" and view["scope"] == []
+    view = await registry.add_scope(
+        code, occupation_code="6-20-01-01", occupation_name="钳工", job="", levels=[4, 3],
+        effective_from=date(2025, 1, 1), actor="t",
+    )  # fmt: skip
+    assert {(s["job"], s["level"]["code"], s["effective_from"]) for s in view["scope"]} == {
+        ("--", 4, "2025-01-01"), ("--", 3, "2025-01-01")
+    }  # fmt: skip
+    view = await registry.set_status(
+        code, "suspended", effective=date(2026, 3, 1), reason="第十三条 限期整改", document_ref="豫示〔2026〕2号",
+        actor="t",
+    )  # fmt: skip
+    assert (
+        view["status"]["code"] == "suspended"
+        and view["status"]["history"][-1]["document_ref"] == "豫示〔2026〕2号"
+    )
+    actions = await pool.fetch("SELECT action FROM audit_log WHERE target = $1 ORDER BY id", code)
+    assert [a["action"] for a in actions] == [
+        "institution.register",
+        "institution.scope_add",
+        "institution.status",
+    ]
+
+
+async def test_register_refuses_wrong_letter_and_bad_codes(registry: Registry) -> None:
+    with pytest.raises(InvalidCode):
+        await registry.register_institution(
+            {"code": unique_henan_code("Y", first="6"), "kind": "social", "name": "x"}, actor="t"
+        )
+    with pytest.raises(InvalidCode):
+        await registry.register_institution(
+            {"code": "S000041290001", "kind": "social", "name": "x"}, actor="t"
+        )
+
+
+async def test_rule_41_merger_retires_the_absorbed_code(
+    registry: Registry, make_institution: InstitutionFactory
+) -> None:
+    absorbing = await make_institution()
+    absorbed = await make_institution()
+    view = await registry.set_status(
+        absorbed["code"], "merged", effective=date(2026, 1, 1), reason="并入", document_ref=None, actor="t",
+        merged_into=absorbing["code"],
+    )  # fmt: skip
+    assert view["status"]["merged_into"] == absorbing["code"] and view["requested_code_retired"]
+    assert [r["code"] for r in view["retired_codes"]] == [absorbed["code"]]
+    kept = await registry.institution_view(absorbing["code"])
+    assert kept["code"] == absorbing["code"] and kept["status"]["code"] == "active"
+
+
+async def test_rule_38_suspension_leaves_issued_certificates_valid(
+    registry: Registry, make_institution: InstitutionFactory
+) -> None:
+    from tests.factories import Row, csv_bytes, number_of
+
+    inst = await make_institution()
+    row = Row(inst["code"], serial=1)
+    result = await registry.import_batch(
+        inst["code"], csv_bytes([row]), "s.csv", actor="t", max_bytes=1 << 20
+    )
+    await registry.publish(result.batch_id, actor="t")
+    await registry.set_status(
+        inst["code"], "suspended", effective=date(2026, 6, 1), reason="第十三条", document_ref=None, actor="t"
+    )
+    answer = await registry.lookup_by_number(number_of(row), row.name)
+    cert = answer.certificates[0]
+    assert cert["status"] == "valid" and cert["institution"]["status"] == "suspended"
+    assert cert["issuer_notice"] and "仍然有效" in cert["issuer_notice"]["zh"]
+
+
+async def test_rule_37_certificates_batches_institutions_are_never_deleted(pool: asyncpg.Pool) -> None:
+    for table in ("certificates", "batches", "institutions"):
+        with pytest.raises(asyncpg.RestrictViolationError):
+            await pool.execute(f"DELETE FROM {table} WHERE false")

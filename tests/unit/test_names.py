@@ -264,3 +264,10 @@ def test_only_invalid_name_escapes(raw: str) -> None:
         normalize_name(raw)
     except InvalidName as exc:
         assert exc.problems
+
+
+def test_key_recomposes_after_dropping_separators() -> None:
+    # U+00B4 becomes space + combining acute under NFKC; once the space goes, the mark joins the "a".
+    key = name_key("A´")
+    assert key == "\u00e1"
+    assert name_key(key) == key
