@@ -128,10 +128,10 @@ def make_institution(pool: asyncpg.Pool) -> InstitutionFactory:
         scopes: list[store.ScopeRow] | None = None,
         **fields: Any,
     ) -> dict[str, Any]:
+        taken = await store.all_institution_codes(pool)  # retired codes too: the 废置库 never reissues them
         for _ in range(50):
             candidate = code or unique_henan_code("S" if kind == "social" else "Y")
-            exists = await pool.fetchval("SELECT 1 FROM institutions WHERE code = $1", candidate)
-            if not exists:
+            if candidate not in taken:
                 break
         else:  # pragma: no cover - 1000 codes per city, tests create far fewer
             raise RuntimeError("no free institution code")

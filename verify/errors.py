@@ -98,6 +98,15 @@ class InvalidName(InvalidInput):
     default_en = "The name is not valid"
 
 
+class InvalidPayload(InvalidInput):
+    """A QR payload that cannot be decoded: wrong prefix, bad Base32, truncated or trailing bytes,
+    unknown version, non-canonical encoding. ``details["why"]`` names which."""
+
+    reason = "invalid_payload"
+    default_zh = "二维码内容无法识别"
+    default_en = "The QR payload cannot be decoded"
+
+
 class BatchRejected(InvalidInput):
     """A batch had at least one bad row; ``problems`` lists every bad row. Nothing was written."""
 
