@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install run stop test lint format typecheck bench clean
+.PHONY: install run stop test test-pg15 lint format typecheck bench clean
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "verify needs Python 3.11 or newer"'
@@ -43,3 +43,8 @@ bench: install
 
 clean:
 	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache .hypothesis
+
+# The same suite on Debian's PostgreSQL 15 (apt-get install postgresql-15): the SQL must run on 15-18.
+test-pg15: install
+	test -x /usr/lib/postgresql/15/bin/postgres || { echo "needs /usr/lib/postgresql/15/bin (apt-get install postgresql-15)"; exit 2; }
+	VERIFY_TEST_PG_BIN=/usr/lib/postgresql/15/bin $(BIN)/python -m pytest -q -m "not slow"

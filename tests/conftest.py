@@ -44,7 +44,13 @@ def settings() -> Settings:
 
 @pytest.fixture(scope="session")
 def cluster(settings: Settings) -> EmbeddedCluster:
-    c = EmbeddedCluster(settings.pg_root, port=settings.pg_port)
+    # VERIFY_TEST_PG_BIN runs the suite on other PostgreSQL binaries (e.g. /usr/lib/postgresql/15/bin,
+    # `make test-pg15`): the SQL must run unchanged on PostgreSQL 15 to 18.
+    other = os.environ.get("VERIFY_TEST_PG_BIN")
+    if other:
+        c = EmbeddedCluster(settings.home / f"pg-test-{Path(other).parent.name}", bin_dir=Path(other))
+    else:
+        c = EmbeddedCluster(settings.pg_root, port=settings.pg_port)
     c.ensure_running()
     return c
 

@@ -179,3 +179,27 @@ async def test_security_headers_everywhere(client: httpx.AsyncClient, path: str)
     assert r.headers["x-content-type-options"] == "nosniff"
     assert "frame-ancestors 'none'" in r.headers["content-security-policy"]
     assert r.headers["referrer-policy"] == "no-referrer"
+
+
+async def test_names_and_ids_never_reach_the_logs(
+    client: httpx.AsyncClient,
+    registry: Registry,
+    make_institution: InstitutionFactory,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    import logging
+
+    caplog.set_level(logging.DEBUG)
+    rows = await _published(registry, make_institution)
+    secret_name, secret_id = "欧阳·娜娜", rows[0].id_number
+    await client.post("/api/v1/lookup", json={"number": number_of(rows[0]), "name": secret_name})
+    await client.post("/api/v1/lookup", json={"id_number": secret_id, "name": secret_name})
+    await client.post("/api/v1/lookup", json={"id_number": secret_id[:-1] + "0", "name": "李四"})
+    inst = await make_institution()
+    token = await registry.issue_token(inst["code"], label="t", actor="t")
+    bad = csv_bytes([Row(inst["code"], serial=1, id_number=secret_id[:-1] + "Y", name=secret_name)])
+    await client.post(
+        "/api/v1/batches?filename=b.csv", content=bad, headers={"authorization": f"Bearer {token}"}
+    )
+    logged = caplog.text
+    assert secret_id not in logged and secret_id[:-1] not in logged and secret_name not in logged
