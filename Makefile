@@ -17,6 +17,7 @@ install: $(STAMP)
 
 run: install
 	$(BIN)/verify db start >/dev/null
+	$(BIN)/verify keys dev
 	$(BIN)/verify demo --ensure --summary
 	@echo "Stop the server with Ctrl-C; stop the database with: make stop"
 	$(BIN)/verify serve

@@ -14,12 +14,14 @@ import asyncpg
 import httpx
 import pytest
 
-from verify import ids, store
+from verify import ids, signing, store
 from verify.app import create_app
 from verify.cluster import EmbeddedCluster
 from verify.config import Settings
 from verify.idkeys import IdKeys
+from verify.keyring import Keyring
 from verify.service import Registry, shutdown_checkers
+from verify.status import StatusView
 
 ROOT = Path(__file__).resolve().parent.parent
 TODAY = date(2026, 11, 25)
@@ -27,6 +29,7 @@ TODAY = date(2026, 11, 25)
 TEST_DB = f"verify_test_{os.getpid()}"
 INDEX_KEY = bytes(range(32))
 ENC_KEY = bytes(range(32, 64))
+PASSPHRASE = b"test-only passphrase, never used for real keys"
 
 
 @pytest.fixture(scope="session")
@@ -96,8 +99,29 @@ async def pool(test_dsn: str) -> AsyncIterator[asyncpg.Pool]:
 
 
 @pytest.fixture(scope="session")
-async def registry(pool: asyncpg.Pool, protector: ids.IdProtector) -> Registry:
-    return Registry(pool, protector, id_keys=IdKeys(INDEX_KEY, ENC_KEY), today=lambda: TODAY)
+async def registry(pool: asyncpg.Pool, protector: ids.IdProtector, test_dsn: str) -> Registry:
+    return Registry(pool, protector, id_keys=IdKeys(INDEX_KEY, ENC_KEY), today=lambda: TODAY, dsn=test_dsn)
+
+
+@pytest.fixture(scope="session")
+async def keyring(pool: asyncpg.Pool, tmp_path_factory: pytest.TempPathFactory) -> Keyring:
+    base = tmp_path_factory.mktemp("keys")
+    return Keyring(pool, base / "private", base / "public")
+
+
+@pytest.fixture(scope="session")
+async def signer(keyring: Keyring) -> signing.Signer:
+    """The session's signing key (test-only passphrase), active in the test database."""
+    await keyring.generate(PASSPHRASE, note="test key")
+    return await keyring.signer(PASSPHRASE)
+
+
+@pytest.fixture(scope="session")
+async def status_view(pool: asyncpg.Pool, test_dsn: str, signer: signing.Signer) -> AsyncIterator[StatusView]:
+    view = StatusView(test_dsn, pool, max_age=120)
+    await view.start()
+    yield view
+    await view.stop()
 
 
 @pytest.fixture
@@ -177,12 +201,15 @@ def default_scopes(since: date = date(2020, 1, 1)) -> list[store.ScopeRow]:
 
 
 @pytest.fixture
-async def client(settings: Settings, registry: Registry) -> AsyncIterator[httpx.AsyncClient]:
+async def client(
+    settings: Settings, registry: Registry, status_view: StatusView
+) -> AsyncIterator[httpx.AsyncClient]:
     async def factory() -> Registry:  # pragma: no cover - the lifespan is not run under ASGITransport
         return registry
 
     app = create_app(settings, registry_factory=factory)
     app.state.registry = registry
+    app.state.status_view = status_view
     transport = httpx.ASGITransport(app=app, client=("127.0.0.1", 50000))
     async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as c:
         yield c

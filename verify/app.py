@@ -6,8 +6,13 @@ Views are thin: they parse the request, call ``verify.service``, and render JSON
 
 from __future__ import annotations
 
+import asyncio
+import hashlib
+import html
 import json
 import logging
+import os
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from typing import Any
@@ -15,14 +20,18 @@ from typing import Any
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from verify import codes, errors, store
+from verify import codes, errors, payload, store
 from verify.config import Settings
+from verify.qr import QrCache
 from verify.ratelimit import SlidingWindow
 from verify.service import Registry, shutdown_checkers, today_utc8
+from verify.signing import public_jwk, verify_signature
+from verify.status import StatusView
+from verify.verification import Verification, verify_path
 
 log = logging.getLogger("verify.app")
 
@@ -107,14 +116,32 @@ def _client_address(request: Request, trust_proxy: bool) -> str:
     return request.client.host if request.client else "unknown"
 
 
+QR_LINK_SECONDS = 3600
+
+
 def create_app(settings: Settings, *, registry_factory: Callable[[], Awaitable[Registry]]) -> Starlette:
     """Build the app. ``registry_factory`` opens the pool (in the lifespan, inside the worker process)."""
     per_ip = SlidingWindow(settings.lookup_per_minute, 60.0)
+    images = QrCache()
     failed_names = SlidingWindow(settings.lookup_fails_per_number, 24 * 3600.0)
 
     def registry(request: Request) -> Registry:
         reg: Registry = request.app.state.registry
         return reg
+
+    def status_view(request: Request) -> StatusView:
+        view: StatusView = request.app.state.status_view
+        return view
+
+    def with_qr_links(request: Request, answer: dict[str, Any]) -> dict[str, Any]:
+        """Successful lookups carry short-lived links to the holder's QR images."""
+        if answer.get("found"):
+            expires = int(time.time()) + QR_LINK_SECONDS
+            for cert in answer["certificates"]:
+                token = registry(request).qr_link_token(cert["number"], expires)
+                base = f"/api/v1/certificates/{cert['number']}/qr"
+                cert["qr"] = {fmt: f"{base}.{fmt}?e={expires}&t={token}" for fmt in ("png", "svg")}
+        return answer
 
     async def index(request: Request) -> Response:
         return JSON(
@@ -136,14 +163,24 @@ def create_app(settings: Settings, *, registry_factory: Callable[[], Awaitable[R
         )
 
     async def healthz(request: Request) -> Response:
+        view = status_view(request)
+        status = {
+            "as_of": view.snapshot.as_of.isoformat() if view.snapshot else None,
+            "fresh": view.fresh(),
+            "worker": os.getpid(),
+        }
         try:
             await store.ping(registry(request).pool)
-        except Exception:
+        except Exception:  # any failure means "not healthy"; the reason goes to the log
             log.exception("health check failed")
             return JSON(
-                {"ok": False, "database": "unavailable"}, status_code=503, headers={"Retry-After": "10"}
+                {"ok": False, "database": "unavailable", "status_view": status},
+                status_code=503,
+                headers={"Retry-After": "10"},
             )
-        return JSON({"ok": True, "database": "ok"})
+        return JSON(
+            {"ok": True, "database": "ok", "status_view": status}, headers={"Cache-Control": "no-store"}
+        )
 
     async def check_number(request: Request) -> Response:
         result = codes.check_code(request.path_params["number"], today=today_utc8())
@@ -172,7 +209,64 @@ def create_app(settings: Settings, *, registry_factory: Callable[[], Awaitable[R
                 "请提供 number（证书编号）或 id_number（证件号码），以及 name（姓名）",
                 "give number (certificate number) or id_number (ID number), and name",
             )
-        return JSON(answer.to_json(), status_code=200 if answer.found else 404, headers=headers)
+        return JSON(
+            with_qr_links(request, answer.to_json()),
+            status_code=200 if answer.found else 404,
+            headers=headers,
+        )
+
+    def verification(request: Request) -> Verification:
+        view = status_view(request)
+        return verify_path(
+            request.path_params["payload"],
+            view.snapshot,
+            fresh=view.fresh(),
+            check_signature=verify_signature,
+        )
+
+    async def verify_api(request: Request) -> Response:
+        return JSON(verification(request).to_json(), headers={"Cache-Control": "no-store"})
+
+    async def scan_landing(request: Request) -> Response:
+        result = verification(request)
+        if "application/json" in request.headers.get("accept", ""):
+            return JSON(result.to_json(), headers={"Cache-Control": "no-store", "Vary": "Accept"})
+        return HTMLResponse(
+            _landing_html(result.to_json()), headers={"Cache-Control": "no-store", "Vary": "Accept"}
+        )
+
+    async def jwks(request: Request) -> Response:
+        snapshot = status_view(request).snapshot
+        keys = [] if snapshot is None else [k for ks in snapshot.keys_by_kid.values() for k in ks]
+        body = json.dumps(
+            {"keys": [public_jwk(k.public_key, not_before=k.not_before, not_after=k.not_after, status=k.status)
+                      for k in sorted(keys, key=lambda k: (k.not_before, k.kid))]},
+            sort_keys=True, separators=(",", ":"),
+        ).encode()  # fmt: skip
+        etag = '"' + hashlib.sha256(body).hexdigest()[:32] + '"'
+        headers = {"ETag": etag, "Cache-Control": "public, max-age=300"}
+        if etag in request.headers.get("if-none-match", ""):
+            return Response(status_code=304, headers=headers)
+        return Response(body, media_type="application/jwk-set+json", headers=headers)
+
+    async def qr_image(request: Request) -> Response:
+        number = codes.normalize(request.path_params["number"])
+        fmt = request.path_params["fmt"]
+        try:
+            expires = int(request.query_params.get("e", "0"))
+        except ValueError:
+            expires = 0
+        if not registry(request).qr_link_valid(
+            number, expires, request.query_params.get("t", ""), time.time()
+        ):
+            raise errors.Forbidden(
+                "二维码图片仅通过证书查询结果中的链接提供（链接一小时内有效）",
+                "QR images are offered only through the links in a lookup answer (valid for one hour)",
+            )
+        url = payload.qr_url(settings.public_url, await registry(request).qr_payload(number))
+        image = await asyncio.to_thread(images.png if fmt == "png" else images.svg, url)
+        media = "image/png" if fmt == "png" else "image/svg+xml"
+        return Response(image, media_type=media, headers={"Cache-Control": "private, max-age=3600"})
 
     async def institution(request: Request) -> Response:
         view = await registry(request).institution_view(request.path_params["code"].strip().upper())
@@ -259,9 +353,14 @@ def create_app(settings: Settings, *, registry_factory: Callable[[], Awaitable[R
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         reg = await registry_factory()
         app.state.registry = reg
+        assert reg.dsn is not None
+        view = StatusView(reg.dsn, reg.pool, max_age=settings.status_max_age)
+        await view.start()
+        app.state.status_view = view
         try:
             yield
         finally:
+            await view.stop()
             await reg.pool.close()
             shutdown_checkers()
 
@@ -274,6 +373,11 @@ def create_app(settings: Settings, *, registry_factory: Callable[[], Awaitable[R
         Route("/api/v1/institutions/{code}", institution),
         Route("/api/v1/batches", upload_batch, methods=["POST"], max_body_size=upload_limit),
         Route("/api/v1/batches/{batch_id}", get_batch),
+        Route("/api/v1/verify/{payload}", verify_api),
+        Route("/c/{payload}", scan_landing),
+        Route("/C/{payload}", scan_landing),  # the QR carries an upper-case URL (alphanumeric mode)
+        Route("/.well-known/verify-keys.json", jwks),
+        Route("/api/v1/certificates/{number}/qr.{fmt:str}", qr_image),
     ]
     app = Starlette(
         routes=routes,
@@ -282,6 +386,38 @@ def create_app(settings: Settings, *, registry_factory: Callable[[], Awaitable[R
     )
     app.add_middleware(SecurityHeaders)
     return app
+
+
+def _landing_html(answer: dict[str, Any]) -> str:
+    """A plain, escaped, script-free verdict page; the full mobile page comes with the pages work."""
+    e = html.escape
+    cert = answer.get("certificate") or {}
+    rows = ""
+    if cert:
+        level = cert.get("level") or {}
+        fields = [
+            ("姓名 Name", cert.get("holder_name")),
+            ("证件号码后四位 ID (last 4)", cert.get("id_tail")),
+            ("职业 Occupation", (cert.get("occupation") or {}).get("name")),
+            ("工种 Job", cert.get("job")),
+            ("等级 Level", level.get("name")),
+            ("发证日期 Issued", cert.get("issue_date")),
+            ("证书编号 Certificate No.", cert.get("number")),
+            (
+                "发证机构 Issuer",
+                (cert.get("institution") or {}).get("name") or (cert.get("institution") or {}).get("code"),
+            ),
+        ]
+        rows = "".join(f"<tr><th>{e(str(k))}</th><td>{e(str(v or '--'))}</td></tr>" for k, v in fields)
+    msg = answer["message"]
+    return (
+        '<!doctype html><html lang="zh-CN"><head><meta charset="utf-8">'
+        '<meta name="viewport" content="width=device-width,initial-scale=1">'
+        f'<title>{e(msg["zh"])} · 证书查验</title><link rel="icon" href="data:,"></head><body>'
+        f'<main><h1 role="status">{e(msg["zh"])}<br><small lang="en">{e(msg["en"])}</small></h1>'
+        f"<table>{rows}</table><p>状态查询时间 Status as of: {e(str(answer.get('status_as_of') or '--'))}</p>"
+        "</main></body></html>"
+    )
 
 
 async def _json_body(request: Request) -> dict[str, Any]:

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
-from verify import batchfile, codes, ids, names
+from verify import batchfile, codes, ids, names, payload
 from verify.errors import InvalidCode, InvalidId, InvalidName, Problem
 
 HEADER = {c.key: c.header_zh for c in batchfile.COLUMNS}
@@ -42,6 +42,16 @@ DRAFT_FIELDS: tuple[str, ...] = (
 )
 
 SKILL_KINDS = (codes.CodeKind.SKILL_LEVEL, codes.CodeKind.SKILL_LEVEL_HENAN)
+
+# QR record field -> batch column, for reporting a value that cannot be carried in a signed record.
+_RECORD_FIELD_COLUMNS = {
+    "holder_name": "name",
+    "occupation_name": "occupation_name",
+    "occupation_code": "occupation_code",
+    "job": "job",
+    "id_tail": "id_number",
+    "issue_date": "issue_date",
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -381,6 +391,31 @@ def check_rows(
         except ValueError as exc:
             bad.append(_problem(line, "issue_form", raw_form, "bad_issue_form", *_reason(exc)))
 
+        if not bad:
+            assert number is not None and issue is not None
+            # Every stored certificate must be signable: the QR record's field rules (lengths in bytes,
+            # NFC, no control characters) apply at import, not as a surprise at publication (rule 30).
+            try:
+                payload.encode_body(
+                    payload.CertificateRecord(
+                        number.canonical,
+                        holder_name,
+                        canonical_id[-4:],
+                        occupation_code,
+                        occupation_name,
+                        job,
+                        issue,
+                        "0000",
+                    )  # fmt: skip
+                )
+            except payload.RecordError as exc:
+                column = _RECORD_FIELD_COLUMNS.get(exc.field, "number")
+                bad.append(
+                    _problem(
+                        line, column, v.get(column, ""), f"not_encodable_{exc.why}",
+                        f"该字段无法写入证书二维码：{exc}", f"this field cannot be carried in the certificate QR: {exc}", 30,
+                    )
+                )  # fmt: skip
         if bad:
             out.problems.extend(bad)
             out.bad_lines.add(line)

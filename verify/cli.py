@@ -8,16 +8,19 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import getpass
 import json
 import os
+import secrets
 import sys
 from collections.abc import Awaitable, Callable, Sequence
-from datetime import date
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
-from verify import __version__, batchfile, codes, demo, errors, runtime, seed, store
+from verify import __version__, batchfile, codes, demo, errors, payload, qr, runtime, seed, store
 from verify.config import Settings
+from verify.keyring import Keyring
 from verify.service import Registry, shutdown_checkers, today_utc8
 
 T = TypeVar("T")
@@ -151,8 +154,153 @@ def cmd_import(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def cmd_publish(settings: Settings, args: argparse.Namespace) -> int:
-    _print_json(_with_registry(settings, lambda reg: reg.publish(args.batch, actor=f"cli:{_user()}")))
+    async def run(reg: Registry) -> dict[str, Any]:
+        signer = await runtime.keyring(settings, reg.pool).signer(passphrase(settings))
+        return await reg.publish(args.batch, actor=f"cli:{_user()}", signer=signer)
+
+    _print_json(_with_registry(settings, run))
     return 0
+
+
+def passphrase(settings: Settings) -> bytes:
+    """The signing-key passphrase: VERIFY_KEY_PASSPHRASE, else the development key's file, else a
+    prompt on a terminal. Raises ConfigError when none is available."""
+    if settings.key_passphrase:
+        return settings.key_passphrase
+    dev = runtime.dev_passphrase_file(settings)
+    if dev.exists():
+        return dev.read_bytes().strip()
+    if sys.stdin.isatty():
+        return getpass.getpass("签名密钥口令 / signing key passphrase: ").encode()
+    raise errors.ConfigError(
+        "需要签名密钥口令：设置 VERIFY_KEY_PASSPHRASE 或在终端中运行",
+        "the signing key passphrase is needed: set VERIFY_KEY_PASSPHRASE or run in a terminal",
+    )
+
+
+def _dev_key(settings: Settings, ring: Keyring) -> Awaitable[str | None]:
+    async def run() -> str | None:
+        if any(k.status == "active" for k in await ring.keys()):
+            return None
+        dev = runtime.dev_passphrase_file(settings)
+        if settings.key_passphrase:
+            phrase = settings.key_passphrase
+        else:
+            if not dev.exists():
+                dev.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+                fd = os.open(dev, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+                with os.fdopen(fd, "w") as f:
+                    f.write(secrets.token_urlsafe(24))
+            phrase = dev.read_bytes().strip()
+        key = await ring.generate(phrase, note="development key (make run)")
+        return key.kid
+
+    return run()
+
+
+def cmd_keys(settings: Settings, args: argparse.Namespace) -> int:
+    async def run(reg: Registry) -> Any:
+        ring = runtime.keyring(settings, reg.pool)
+        if args.action == "list":
+            return [k.to_json() for k in await ring.keys()]
+        if args.action == "dev":
+            kid = await _dev_key(settings, ring)
+            if kid is None:
+                return {"created": False, "note": "an active signing key exists"}
+            where = (
+                "VERIFY_KEY_PASSPHRASE"
+                if settings.key_passphrase
+                else str(runtime.dev_passphrase_file(settings))
+            )
+            return {
+                "created": True,
+                "kid": kid,
+                "private_key": str(ring.private_dir / f"{kid}.key.pem"),
+                "passphrase": where,
+                "note": "development key: for production run `verify keys generate` with your own passphrase",
+            }
+        if args.action == "generate":
+            key = await ring.generate(
+                passphrase(settings), not_before=_datetime(args.not_before), not_after=_datetime(args.not_after),
+                note=args.note,
+            )  # fmt: skip
+            return key.to_json()
+        if args.action == "rotate":
+            new, retired = await ring.rotate(passphrase(settings), note=args.note)
+            return {"new": new.to_json(), "retired": retired}
+        if not args.kid:
+            raise errors.InvalidInput("请给出 kid", "give the kid")
+        if args.action == "retire":
+            return (await ring.retire(args.kid)).to_json()
+        return (await ring.compromise(args.kid)).to_json()
+
+    _print_json(_with_registry(settings, run))
+    return 0
+
+
+def cmd_resign(settings: Settings, args: argparse.Namespace) -> int:
+    async def run(reg: Registry) -> dict[str, Any]:
+        signer = await runtime.keyring(settings, reg.pool).signer(passphrase(settings))
+        count = await reg.resign(args.kid, actor=f"cli:{_user()}", signer=signer)
+        return {"resigned": count, "from_kid": args.kid, "new_kid": signer.kid}
+
+    _print_json(_with_registry(settings, run))
+    return 0
+
+
+def cmd_event(settings: Settings, args: argparse.Namespace) -> int:
+    event = {"revoke": "revoked", "supersede": "superseded", "reinstate": "reinstated"}[args.command]
+    _print_json(
+        _with_registry(
+            settings,
+            lambda reg: reg.certificate_event(
+                args.number, event, effective=_date(args.effective), reason_category=args.category,
+                reason=args.reason, decided_by=args.decided_by, actor=f"cli:{_user()}", document_ref=args.document,
+                served=args.served, superseded_by=getattr(args, "by", None),
+            ),
+        )
+    )  # fmt: skip
+    return 0
+
+
+def cmd_qr(settings: Settings, args: argparse.Namespace) -> int:
+    async def all_urls(reg: Registry) -> int:
+        async with reg.pool.acquire() as conn:
+            async for _number, signed in store.published_payloads(conn):
+                print(payload.qr_url(settings.public_url, signed))
+        return 0
+
+    async def one_url(reg: Registry) -> str:
+        found = await store.qr_payload(reg.pool, codes.normalize(args.number))
+        if found is None:
+            raise errors.NotFound("该证书未发布或尚未签名", "the certificate is not published or not signed")
+        return payload.qr_url(settings.public_url, found)
+
+    if args.all:
+        return _with_registry(settings, all_urls)
+    if not args.number:
+        raise errors.InvalidInput("请给出证书编号，或使用 --all", "give a certificate number, or --all")
+    url = _with_registry(settings, one_url)
+    if args.url or not args.out:
+        print(url)
+    if args.out:
+        out = Path(args.out)
+        out.write_bytes(qr.render_svg(url) if out.suffix.lower() == ".svg" else qr.render_png(url))
+        spec = qr.qr_spec(url)
+        print(f"{out}: QR version {spec.version}-{spec.error_correction}, {spec.modules} modules, "
+              f"{spec.module_mm:.3f} mm/module ({spec.dots_per_module} dots at {spec.dpi} dpi), "
+              f"symbol {spec.symbol_mm:.1f} mm", file=sys.stderr)  # fmt: skip
+    return 0
+
+
+def _datetime(text: str | None) -> datetime | None:
+    if not text:
+        return None
+    try:
+        value = datetime.fromisoformat(text)
+    except ValueError:
+        raise errors.InvalidInput(f"时间格式应为 ISO 8601：{text}", f"times are ISO 8601: {text}") from None
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
 
 
 def cmd_seed(settings: Settings, args: argparse.Namespace) -> int:
@@ -176,7 +324,10 @@ def cmd_seed(settings: Settings, args: argparse.Namespace) -> int:
 
 def cmd_demo(settings: Settings, args: argparse.Namespace) -> int:
     async def run(reg: Registry) -> tuple[bool, list[dict[str, str]]]:
-        created = await demo.load(reg.pool, reg.protector, today=today_utc8()) if args.ensure else False
+        created = False
+        if args.ensure and not await demo.is_loaded(reg.pool):
+            signer = await runtime.keyring(settings, reg.pool).signer(passphrase(settings))
+            created = await demo.load(reg.pool, reg.protector, today=today_utc8(), signer=signer)
         if not await demo.is_loaded(reg.pool):
             raise errors.NotFound(
                 "尚未加载演示数据：运行 verify demo --ensure", "no demo data yet: run verify demo --ensure"
@@ -198,7 +349,7 @@ def cmd_demo(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def _showcase(certs: list[dict[str, str]]) -> list[dict[str, str]]:
-    first_active = next(c for c in certs if c["institution"] == "S000041010012")
+    first_active = next(c for c in certs if c["institution"] == "S000041010012" and c["status"] == "active")
     suspended_issuer = next((c for c in certs if c["institution"] == "S000041030007"), None)
     return [first_active] + ([suspended_issuer] if suspended_issuer else [])
 
@@ -295,6 +446,45 @@ def build_parser() -> argparse.ArgumentParser:
     s = sub.add_parser("publish", help="publish a batch: its certificates become publicly verifiable")
     s.add_argument("batch")
     s.set_defaults(fn=cmd_publish)
+
+    s = sub.add_parser(
+        "keys", help="signing keys: list | generate | rotate | retire <kid> | compromise <kid> | dev"
+    )
+    s.add_argument("action", choices=["list", "generate", "rotate", "retire", "compromise", "dev"])
+    s.add_argument("kid", nargs="?")
+    s.add_argument("--not-before", help="generate: start of the signing window (ISO 8601)")
+    s.add_argument("--not-after", help="generate: end of the signing window (ISO 8601)")
+    s.add_argument("--note")
+    s.set_defaults(fn=cmd_keys)
+
+    s = sub.add_parser("resign", help="re-sign every certificate signed by a key (after a compromise)")
+    s.add_argument("--kid", required=True)
+    s.set_defaults(fn=cmd_resign)
+
+    for name, helptext in (("revoke", "revoke a certificate (rule 35)"),
+                           ("supersede", "mark a certificate superseded by a corrected/re-issued one"),
+                           ("reinstate", "reverse a revocation after review (复核)")):  # fmt: skip
+        s = sub.add_parser(name, help=helptext)
+        s.add_argument("number")
+        if name == "supersede":
+            s.add_argument("--by", required=True, help="the certificate that replaces it")
+        s.add_argument("--category", required=True, help="fraud | invalid_result | data_error | out_of_scope | "
+                       "institution_violation | other")  # fmt: skip
+        s.add_argument("--reason", required=True, help="article and facts of the decision")
+        s.add_argument("--decided-by", required=True, help="the deciding body (评价机构 or 监管部门)")
+        s.add_argument("--document", help="document reference (文号)")
+        s.add_argument("--served", help="how the decision was served or announced")
+        s.add_argument("--effective", help="YYYY-MM-DD (default today)")
+        s.set_defaults(fn=cmd_event)
+
+    s = sub.add_parser(
+        "qr", help="QR code of a published certificate: --url prints its URL, --out writes PNG/SVG"
+    )
+    s.add_argument("number", nargs="?")
+    s.add_argument("--out", help="file.png or file.svg (300 dpi, 30 mm symbol)")
+    s.add_argument("--url", action="store_true", help="print the URL the QR encodes")
+    s.add_argument("--all", action="store_true", help="with --url: every published certificate, one per line")
+    s.set_defaults(fn=cmd_qr)
 
     s = sub.add_parser("seed", help="generate synthetic institutions and certificates into the database")
     s.add_argument("--institutions", type=int, default=20)

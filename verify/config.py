@@ -63,6 +63,36 @@ SETTINGS_TABLE: tuple[Setting, ...] = (
         "证件号 AES-GCM 密钥（64 位十六进制），优先于密钥文件",
         "AES-256-GCM key for ID numbers (64 hex chars); overrides the key file",
     ),
+    Setting(
+        "VERIFY_PUBLIC_URL",
+        "http://127.0.0.1:8000",
+        "二维码中的服务地址（对外网址）",
+        "Public base URL printed in QR codes",
+    ),
+    Setting(
+        "VERIFY_SIGNING_KEYS_DIR",
+        "",
+        "签名私钥目录（加密存放，不入 git）；为空时为 VERIFY_HOME/signing-keys",
+        "Directory of encrypted signing private keys (never in git); empty = VERIFY_HOME/signing-keys",
+    ),
+    Setting(
+        "VERIFY_KEY_PASSPHRASE",
+        "",
+        "签名私钥口令；为空时交互输入（开发密钥除外）",
+        "Passphrase of the signing private keys; empty = prompt (except the development key)",
+    ),
+    Setting(
+        "VERIFY_PUBLIC_KEYS_DIR",
+        "keys",
+        "导出公钥（JWK）的目录",
+        "Directory the public keys (JWK) are exported to",
+    ),
+    Setting(
+        "VERIFY_STATUS_MAX_AGE",
+        "120",
+        "状态视图最长陈旧秒数，超过则答“状态暂不可查”",
+        "Seconds the status view may be stale before answers say status_unavailable",
+    ),
     Setting("VERIFY_MAX_UPLOAD_MB", "50", "批次文件大小上限（MB）", "Batch file size limit in MB"),
     Setting(
         "VERIFY_LOOKUP_PER_MINUTE", "10", "每个 IP 每分钟公开查询次数", "Public lookups per IP per minute"
@@ -111,6 +141,11 @@ def _hex_key(environ: Mapping[str, str], name: str) -> bytes | None:
     return key
 
 
+def _path(raw: str, base: Path) -> Path:
+    path = Path(raw)
+    return path if path.is_absolute() else base / path
+
+
 @dataclass(frozen=True, slots=True)
 class Settings:
     home: Path
@@ -122,6 +157,11 @@ class Settings:
     id_keys_file: Path
     id_index_key: bytes | None = field(repr=False)
     id_enc_key: bytes | None = field(repr=False)
+    public_url: str
+    signing_keys_dir: Path
+    key_passphrase: bytes | None = field(repr=False)
+    public_keys_dir: Path
+    status_max_age: float
     max_upload_bytes: int
     lookup_per_minute: int
     lookup_fails_per_number: int
@@ -147,6 +187,13 @@ class Settings:
             id_keys_file=Path(keys_file),
             id_index_key=_hex_key(environ, "VERIFY_ID_INDEX_KEY"),
             id_enc_key=_hex_key(environ, "VERIFY_ID_ENC_KEY"),
+            public_url=(environ.get("VERIFY_PUBLIC_URL") or "http://127.0.0.1:8000").rstrip("/"),
+            signing_keys_dir=_path(
+                environ.get("VERIFY_SIGNING_KEYS_DIR") or str(home / "signing-keys"), base
+            ),
+            key_passphrase=(environ.get("VERIFY_KEY_PASSPHRASE") or "").encode() or None,
+            public_keys_dir=_path(environ.get("VERIFY_PUBLIC_KEYS_DIR") or "keys", base),
+            status_max_age=float(_int(environ, "VERIFY_STATUS_MAX_AGE", "120", 5)),
             max_upload_bytes=_int(environ, "VERIFY_MAX_UPLOAD_MB", "50", 1) * MiB,
             lookup_per_minute=_int(environ, "VERIFY_LOOKUP_PER_MINUTE", "10", 1),
             lookup_fails_per_number=_int(environ, "VERIFY_LOOKUP_FAILS_PER_NUMBER", "5", 1),

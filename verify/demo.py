@@ -9,7 +9,7 @@ import random
 from datetime import date
 from typing import Any
 
-from verify import ids, occupations, seed, store
+from verify import ids, issuance, occupations, seed, store
 
 TAG = "demo"
 RNG_SEED = 20261125
@@ -81,8 +81,10 @@ async def is_loaded(pool: store.Executor) -> bool:
     return bool(await pool.fetchval("SELECT EXISTS (SELECT 1 FROM batches WHERE submitted_by = $1)", TAG))
 
 
-async def load(pool: store.Pool, protector: ids.IdProtector, *, today: date) -> bool:
-    """Load the demo dataset once; returns False when it was already there."""
+async def load(
+    pool: store.Pool, protector: ids.IdProtector, *, today: date, signer: issuance.SignerLike
+) -> bool:
+    """Load the demo dataset once, signed with ``signer``; returns False when it was already there."""
     if await is_loaded(pool):
         return False
     rng = random.Random(RNG_SEED)
@@ -113,6 +115,23 @@ async def load(pool: store.Pool, protector: ids.IdProtector, *, today: date) -> 
             " WHERE c.batch_id = b.id AND b.submitted_by = $1",
             TAG,
         )
+        for batch_id in batch_ids.values():
+            await store.save_signatures(
+                conn,
+                issuance.sign_certificates(await store.batch_certificates_to_sign(conn, batch_id), signer),
+            )
+        # One revoked and one superseded certificate, so every verdict can be tried (rules 35-36).
+        first = [r[0] for r in rows if r[2] == plans[0].id][:3]
+        await store.record_certificate_event(
+            conn, first[1], "revoked", effective=date(2025, 3, 1), reason_category="fraud",
+            reason="第八条：冒名顶替（演示）", decided_by="河南省职业技能鉴定指导中心", document_ref="豫示〔2025〕3号",
+            served="官网公告", superseded_by=None, recorded_by="cli:demo",
+        )  # fmt: skip
+        await store.record_certificate_event(
+            conn, first[2], "superseded", effective=date(2025, 5, 1), reason_category="data_error",
+            reason="数据更正：姓名录入错误（演示）", decided_by="郑州市中原职业技能评价中心（演示）", document_ref=None,
+            served="书面送达", superseded_by=first[0], recorded_by="cli:demo",
+        )  # fmt: skip
         # A suspended institution: its earlier certificates stay valid (rule 38), new uploads are refused (rule 39).
         suspended = next(p for p in plans if p.fields["code"] == "S000041030007")
         await store.set_institution_status(
@@ -130,7 +149,7 @@ async def load(pool: store.Pool, protector: ids.IdProtector, *, today: date) -> 
 async def certificates(pool: store.Executor, protector: ids.IdProtector) -> list[dict[str, str]]:
     """Demo certificates with their synthetic ID numbers (decrypted: an authorised, audited view)."""
     rows = await pool.fetch(
-        "SELECT c.number, c.holder_name, c.id_cipher, c.kind, i.code, i.name FROM certificates c"
+        "SELECT c.number, c.holder_name, c.id_cipher, c.kind, c.status, i.code, i.name FROM certificates c"
         " JOIN batches b ON b.id = c.batch_id JOIN institutions i ON i.id = c.institution_id"
         " WHERE b.submitted_by = $1 ORDER BY i.id, c.number",
         TAG,
@@ -146,6 +165,7 @@ async def certificates(pool: store.Executor, protector: ids.IdProtector) -> list
                 "id_type": id_type.value,
                 "id_number": id_number,
                 "kind": r["kind"],
+                "status": r["status"],
                 "institution": r["code"],
                 "institution_name": r["name"],
             }

@@ -5,10 +5,13 @@ Shared by the CLI and the ASGI entry point so both open the database the same wa
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from verify import ids, store
 from verify.cluster import EmbeddedCluster
 from verify.config import Settings
 from verify.idkeys import IdKeys, load_or_create_id_keys
+from verify.keyring import Keyring
 from verify.service import Registry
 
 DATABASE = "verify"
@@ -54,4 +57,14 @@ async def open_registry(settings: Settings, *, dsn: str | None = None, max_size:
     except BaseException:
         await pool.close()
         raise
-    return Registry(pool, ids.IdProtector(keys.index_key, keys.enc_key), id_keys=keys)
+    return Registry(
+        pool, ids.IdProtector(keys.index_key, keys.enc_key), id_keys=keys, dsn=dsn or database_dsn(settings)
+    )
+
+
+def keyring(settings: Settings, pool: store.Executor) -> Keyring:
+    return Keyring(pool, settings.signing_keys_dir, settings.public_keys_dir)
+
+
+def dev_passphrase_file(settings: Settings) -> Path:
+    return settings.home / "secrets" / "dev-signing-passphrase"

@@ -7,6 +7,7 @@ Owns the order of operations and transactions; SQL stays in ``verify.store`` and
 from __future__ import annotations
 
 import asyncio
+import base64
 import concurrent.futures
 import hashlib
 import hmac
@@ -21,7 +22,7 @@ from typing import Any
 
 import asyncpg
 
-from verify import batch, batchfile, codes, ids, names, store
+from verify import batch, batchfile, codes, ids, issuance, names, store
 from verify.errors import (
     BatchRejected,
     Conflict,
@@ -56,6 +57,19 @@ KIND_LABELS = {
     "college": ("院校", "college"),
     "appraisal": ("职业技能考核鉴定机构", "skills appraisal institution"),
     "special_assessor": ("专项职业能力考核机构", "special ability assessment institution"),
+}
+
+# Public reason categories for a revocation (the detailed reason stays internal).
+REASON_CATEGORIES = {
+    "fraud": ("弄虚作假、冒名顶替等违规取得", "obtained by fraud or impersonation"),
+    "invalid_result": ("评价成绩被宣布无效", "assessment result declared invalid"),
+    "data_error": ("证书数据错误", "certificate data error"),
+    "out_of_scope": ("超出备案范围", "outside the institution's filed scope"),
+    "institution_violation": (
+        "发证机构违规，相关证书被撤销",
+        "revoked with the issuing institution's violations",
+    ),
+    "other": ("其他原因", "other reasons"),
 }
 
 NOT_FOUND_MESSAGE = {
@@ -116,8 +130,10 @@ class Registry:
         id_keys: IdKeys | None = None,
         today: Callable[[], date] = today_utc8,
         parallel_min_rows: int = 20_000,
+        dsn: str | None = None,
     ) -> None:
         self.pool = pool
+        self.dsn = dsn  # for connections outside the pool (the status view's LISTEN)
         self.protector = protector
         self.id_keys = id_keys  # lets worker processes rebuild the protector for large batches
         self.today = today
@@ -279,15 +295,99 @@ class Registry:
             if number in taken
         ]
 
-    async def publish(self, batch_public_id: str, *, actor: str) -> dict[str, Any]:
-        """Make a batch's certificates publicly verifiable. Raises NotFound, Conflict (rejected batch)."""
+    async def publish(
+        self, batch_public_id: str, *, actor: str, signer: issuance.SignerLike
+    ) -> dict[str, Any]:
+        """Sign every certificate of a batch and make them publicly verifiable, in one transaction.
+
+        Only the publishing process holds ``signer`` (the web process never does). Raises NotFound,
+        Conflict (rejected batch)."""
         async with store.transaction(self.pool) as conn:
             b = await store.lock_batch(conn, batch_public_id)
             if b.state == "rejected":
                 raise Conflict("已驳回的批次不能发布", "a rejected batch cannot be published")
+            items = await store.batch_certificates_to_sign(conn, b.id)
+            signed = await asyncio.to_thread(issuance.sign_certificates, items, signer)
+            await store.save_signatures(conn, signed)
             count = await store.publish_batch(conn, b.id)
-            await store.audit(conn, actor, "batch.publish", batch_public_id, {"certificates": count})
-        return {"batch_id": batch_public_id, "state": "published", "newly_published": count}
+            await store.audit(
+                conn, actor, "batch.publish", batch_public_id, {"certificates": count, "kid": signer.kid}
+            )
+        return {
+            "batch_id": batch_public_id,
+            "state": "published",
+            "newly_published": count,
+            "kid": signer.kid,
+        }
+
+    async def resign(self, kid: str, *, actor: str, signer: issuance.SignerLike) -> int:
+        """Re-sign every certificate signed by ``kid`` with ``signer`` (after a key compromise; the
+        holders then need new prints). Returns how many were re-signed."""
+        async with store.transaction(self.pool) as conn:
+            items = await store.certificates_signed_by(conn, kid)
+            signed = await asyncio.to_thread(issuance.sign_certificates, items, signer)
+            count = await store.save_signatures(conn, signed)
+            await store.audit(
+                conn, actor, "certificates.resign", kid, {"count": count, "new_kid": signer.kid}
+            )
+        return count
+
+    async def certificate_event(
+        self,
+        number: str,
+        event: str,
+        *,
+        effective: date,
+        reason_category: str,
+        reason: str,
+        decided_by: str,
+        actor: str,
+        document_ref: str | None = None,
+        served: str | None = None,
+        superseded_by: str | None = None,
+    ) -> dict[str, Any]:
+        """Revoke, supersede or reinstate (a 复核 reversal) one certificate, keeping the history
+        (rules 35-37). Raises NotFound, InvalidInput, Conflict."""
+        canonical = codes.normalize(number)
+        if event not in ("revoked", "superseded", "reinstated"):
+            raise InvalidInput(
+                "事件必须是 revoked、superseded 或 reinstated",
+                "event must be revoked, superseded or reinstated",
+            )
+        if reason_category not in REASON_CATEGORIES:
+            raise InvalidInput(
+                f"原因类别必须是 {', '.join(REASON_CATEGORIES)} 之一",
+                f"reason category must be one of {', '.join(REASON_CATEGORIES)}",
+            )
+        if not reason.strip() or not decided_by.strip():
+            raise InvalidInput(
+                "必须写明理由（条款与事实）和作出决定的机关",
+                "the reason (article, facts) and the deciding body are required",
+            )
+        async with store.transaction(self.pool) as conn:
+            current = await store.certificate_status_row(conn, canonical)
+            if current is None:
+                raise NotFound(f"未找到证书 {canonical}", f"no certificate {canonical}")
+            target = {"revoked": "revoked", "superseded": "superseded", "reinstated": "active"}[event]
+            if current["status"] == target:
+                raise Conflict(f"证书当前状态已是 {target}", f"the certificate is already {target}")
+            if event == "superseded":
+                successor = codes.normalize(superseded_by or "")
+                if not successor or await store.certificate_status_row(conn, successor) is None:
+                    raise InvalidInput(
+                        "取代它的新证书必须已在登记库中",
+                        "the superseding certificate must exist in the registry",
+                    )
+                superseded_by = successor
+            await store.record_certificate_event(
+                conn, canonical, event, effective=effective, reason_category=reason_category, reason=reason,
+                decided_by=decided_by, document_ref=document_ref, served=served, superseded_by=superseded_by,
+                recorded_by=actor,
+            )  # fmt: skip
+            await store.audit(conn, actor, f"certificate.{event}", canonical,
+                              {"category": reason_category, "document_ref": document_ref})  # fmt: skip
+            history = await store.certificate_history(conn, canonical)
+        return {"number": canonical, "status": target, "history": [_jsonable(h) for h in history]}
 
     # ------------------------------------------------------------------ public lookup
 
@@ -537,6 +637,30 @@ class Registry:
             raise NotFound(f"未找到批次 {public_id}", f"no batch {public_id}", details={"batch": public_id})
         return b
 
+    # ------------------------------------------------------------------ QR images for the holder
+
+    def qr_link_token(self, number: str, expires: int) -> str:
+        """A link token for a certificate's QR image, valid until ``expires`` (unix seconds).
+
+        The image is the holder's: it is offered only in a successful lookup answer (number + name or
+        ID + name), so the links are capabilities derived from the ID index key."""
+        assert self.id_keys is not None
+        key = hmac.digest(self.id_keys.index_key, b"verify.qr-link.v1", "sha256")
+        mac = hmac.digest(key, f"{number}|{expires}".encode(), "sha256")
+        return base64.urlsafe_b64encode(mac[:16]).decode().rstrip("=")
+
+    def qr_link_valid(self, number: str, expires: int, token: str, now: float) -> bool:
+        if self.id_keys is None or expires < now:
+            return False
+        return hmac.compare_digest(self.qr_link_token(number, expires), token)
+
+    async def qr_payload(self, number: str) -> bytes:
+        """The signed payload of a published certificate. Raises NotFound."""
+        found = await store.qr_payload(self.pool, codes.normalize(number))
+        if found is None:
+            raise NotFound("该证书未发布或尚未签名", "the certificate is not published or not signed")
+        return found
+
     async def institution_for_token(self, token: str) -> store.InstitutionRow | None:
         return await store.institution_for_token(self.pool, hashlib.sha256(token.encode()).digest())
 
@@ -630,6 +754,10 @@ def _level(level: int | None) -> dict[str, Any] | None:
 
 def _named(code: str | None, table: Any) -> dict[str, Any] | None:
     return None if not code else {"code": code, "name": table.get(code, code)}
+
+
+def _jsonable(row: dict[str, Any]) -> dict[str, Any]:
+    return {k: (v.isoformat() if isinstance(v, date | datetime) else v) for k, v in row.items()}
 
 
 def _iso(value: date | None) -> str | None:

@@ -499,3 +499,190 @@ async def ping(conn: Executor) -> None:
 async def transaction(pool: asyncpg.Pool) -> AsyncIterator[Conn]:
     async with pool.acquire() as conn, conn.transaction():
         yield conn
+
+
+# --------------------------------------------------------------------------- signing keys
+
+
+@dataclass(frozen=True, slots=True)
+class KeyRow:
+    public_key: bytes
+    kid: str
+    not_before: datetime
+    not_after: datetime | None
+    status: str
+    status_since: datetime
+    note: str | None
+
+
+_KEY_COLUMNS = "public_key, kid, not_before, not_after, status, status_since, note"
+
+
+async def insert_signing_key(
+    conn: Executor,
+    public_key: bytes,
+    kid: str,
+    not_before: datetime,
+    not_after: datetime | None,
+    note: str | None,
+) -> None:
+    await conn.execute(
+        "INSERT INTO signing_keys (public_key, kid, not_before, not_after, note) VALUES ($1, $2, $3, $4, $5)",
+        public_key,
+        kid,
+        not_before,
+        not_after,
+        note,
+    )
+
+
+async def signing_keys(conn: Executor) -> list[KeyRow]:
+    rows = await conn.fetch(f"SELECT {_KEY_COLUMNS} FROM signing_keys ORDER BY not_before, created_at")
+    return [KeyRow(**{**dict(r), "public_key": bytes(r["public_key"])}) for r in rows]
+
+
+async def set_key_status(
+    conn: Executor, public_key: bytes, status: str, *, not_after: datetime | None = None
+) -> None:
+    await conn.execute(
+        "UPDATE signing_keys SET status = $2, status_since = now(), not_after = COALESCE($3, not_after)"
+        " WHERE public_key = $1",
+        public_key,
+        status,
+        not_after,
+    )
+
+
+# --------------------------------------------------------------------------- signatures
+
+
+@dataclass(frozen=True, slots=True)
+class ToSign:
+    number: str
+    holder_name: str
+    id_tail: str
+    occupation_code: str
+    occupation_name: str
+    job: str
+    issue_date: date
+
+
+async def batch_certificates_to_sign(conn: Executor, batch_id: int) -> list[ToSign]:
+    rows = await conn.fetch(
+        "SELECT number, holder_name, id_tail, occupation_code, occupation_name, job, issue_date"
+        " FROM certificates WHERE batch_id = $1 ORDER BY number",
+        batch_id,
+    )
+    return [ToSign(**dict(r)) for r in rows]
+
+
+async def certificates_signed_by(conn: Executor, kid: str) -> list[ToSign]:
+    rows = await conn.fetch(
+        "SELECT number, holder_name, id_tail, occupation_code, occupation_name, job, issue_date"
+        " FROM certificates WHERE kid = $1 ORDER BY number",
+        kid,
+    )
+    return [ToSign(**dict(r)) for r in rows]
+
+
+async def save_signatures(conn: Conn, rows: Sequence[tuple[str, str, bytes]]) -> int:
+    """Store (number, kid, payload) for many certificates: COPY into a temp table, one UPDATE."""
+    await conn.execute(
+        "CREATE TEMP TABLE IF NOT EXISTS signed_payloads (number text, kid text, payload bytea) ON COMMIT DELETE ROWS"
+    )
+    await conn.copy_records_to_table("signed_payloads", records=rows, columns=["number", "kid", "payload"])
+    status = await conn.execute(
+        "UPDATE certificates c SET kid = s.kid, qr_payload = s.payload, signed_at = now()"
+        " FROM signed_payloads s WHERE c.number = s.number"
+    )
+    await conn.execute("TRUNCATE signed_payloads")
+    return int(status.split()[-1])
+
+
+async def qr_payload(conn: Executor, number: str) -> bytes | None:
+    value = await conn.fetchval(
+        "SELECT qr_payload FROM certificates WHERE number = $1 AND published_at IS NOT NULL", number
+    )
+    return None if value is None else bytes(value)
+
+
+async def published_payloads(conn: Conn) -> AsyncIterator[tuple[str, bytes]]:
+    """Every published, signed certificate's (number, payload), streamed (for bulk printing)."""
+    async with conn.transaction():
+        async for r in conn.cursor(
+            "SELECT number, qr_payload FROM certificates"
+            " WHERE published_at IS NOT NULL AND qr_payload IS NOT NULL ORDER BY number"
+        ):
+            yield r["number"], bytes(r["qr_payload"])
+
+
+# --------------------------------------------------------------------------- certificate events
+
+
+async def record_certificate_event(
+    conn: Conn,
+    number: str,
+    event: str,
+    *,
+    effective: date,
+    reason_category: str,
+    reason: str,
+    decided_by: str,
+    document_ref: str | None,
+    served: str | None,
+    superseded_by: str | None,
+    recorded_by: str,
+) -> None:
+    """Append the event and set the certificate's current status (rule 36: history kept)."""
+    await conn.execute(
+        "INSERT INTO certificate_events (number, event, effective, reason_category, reason, decided_by,"
+        " document_ref, served, superseded_by, recorded_by) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+        number,
+        event,
+        effective,
+        reason_category,
+        reason,
+        decided_by,
+        document_ref,
+        served,
+        superseded_by,
+        recorded_by,
+    )
+    status = {"revoked": "revoked", "superseded": "superseded", "reinstated": "active"}[event]
+    await conn.execute("UPDATE certificates SET status = $2 WHERE number = $1", number, status)
+
+
+async def certificate_history(conn: Executor, number: str) -> list[dict[str, Any]]:
+    rows = await conn.fetch(
+        "SELECT event, effective, reason_category, decided_by, document_ref, superseded_by, recorded_at"
+        " FROM certificate_events WHERE number = $1 ORDER BY id",
+        number,
+    )
+    return [dict(r) for r in rows]
+
+
+async def certificate_status_row(conn: Executor, number: str) -> dict[str, Any] | None:
+    row = await conn.fetchrow(
+        "SELECT c.number, c.status, c.published_at, c.kid, i.code AS institution_code FROM certificates c"
+        " JOIN institutions i ON i.id = c.institution_id WHERE c.number = $1",
+        number,
+    )
+    return None if row is None else dict(row)
+
+
+# --------------------------------------------------------------------------- status snapshot
+
+
+async def status_snapshot_rows(
+    conn: Executor,
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]], list[KeyRow]]:
+    """What every web worker keeps in memory: non-active certificates with their latest event,
+    all institutions' names and states, and all signing keys. Small: revocations are rare."""
+    certificates = await conn.fetch(
+        "SELECT c.number, c.status, e.effective, e.reason_category, e.superseded_by"
+        " FROM certificates c LEFT JOIN LATERAL (SELECT effective, reason_category, superseded_by"
+        "   FROM certificate_events WHERE number = c.number ORDER BY id DESC LIMIT 1) e ON true"
+        " WHERE c.status <> 'active'"
+    )
+    institutions = await conn.fetch("SELECT code, name, status, status_since FROM institutions")
+    return [dict(r) for r in certificates], [dict(r) for r in institutions], await signing_keys(conn)

@@ -8,14 +8,21 @@ from pathlib import Path
 import asyncpg
 import pytest
 
-from tests.conftest import ENC_KEY, INDEX_KEY, InstitutionFactory
+from tests.conftest import ENC_KEY, INDEX_KEY, PASSPHRASE, InstitutionFactory
 from tests.factories import Row, csv_bytes, number_of
 from verify import cli
+from verify.keyring import Keyring
+from verify.signing import Signer
 
 
 @pytest.fixture
-def cli_env(monkeypatch: pytest.MonkeyPatch, test_dsn: str, tmp_path: Path) -> None:
+def cli_env(
+    monkeypatch: pytest.MonkeyPatch, test_dsn: str, tmp_path: Path, keyring: Keyring, signer: Signer
+) -> None:
     monkeypatch.setenv("VERIFY_DATABASE_URL", test_dsn)
+    monkeypatch.setenv("VERIFY_SIGNING_KEYS_DIR", str(keyring.private_dir))
+    monkeypatch.setenv("VERIFY_KEY_PASSPHRASE", PASSPHRASE.decode())
+    monkeypatch.setenv("VERIFY_PUBLIC_KEYS_DIR", str(tmp_path / "public-keys"))
     monkeypatch.setenv("VERIFY_HOME", str(tmp_path))
     monkeypatch.setenv("VERIFY_ID_INDEX_KEY", INDEX_KEY.hex())
     monkeypatch.setenv("VERIFY_ID_ENC_KEY", ENC_KEY.hex())

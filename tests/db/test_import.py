@@ -259,3 +259,18 @@ async def test_large_batches_are_checked_in_worker_processes_with_the_same_resul
     assert (27, "duplicate_in_batch") in found and (5, "duplicate_existing") in found
     assert any(line == 22 for line, _ in found)
     assert await count_for(pool, inst["id"]) == 29
+
+
+async def test_rule_30_rows_that_cannot_be_signed_are_rejected_at_import(
+    registry: Registry, pool: asyncpg.Pool, make_institution: InstitutionFactory
+) -> None:
+    # A name longer than the QR record can carry (255 UTF-8 bytes) passes the name rules but could
+    # never be signed; it must be refused now, not discovered at publication.
+    inst = await make_institution()
+    rows = [Row(inst["code"], serial=1, name="欧" * 90), Row(inst["code"], serial=2)]
+    with pytest.raises(BatchRejected) as info:
+        await registry.import_batch(inst["code"], csv_bytes(rows), "n.csv", actor="t", max_bytes=MB)
+    [problem] = info.value.problems
+    assert problem.line == 2 and problem.column == "姓名" and problem.rule == 30
+    assert problem.code.startswith("not_encodable_")
+    assert await count_for(pool, inst["id"]) == 0

@@ -11,6 +11,7 @@ from tests.conftest import InstitutionFactory, unique_henan_code
 from verify import store
 from verify.errors import Conflict, InvalidCode, NotFound
 from verify.service import Registry
+from verify.signing import Signer
 
 
 async def test_rule_40_retired_code_resolvable_and_never_reassigned(
@@ -155,7 +156,7 @@ async def test_rule_41_merger_retires_the_absorbed_code(
 
 
 async def test_rule_38_suspension_leaves_issued_certificates_valid(
-    registry: Registry, make_institution: InstitutionFactory
+    registry: Registry, make_institution: InstitutionFactory, signer: Signer
 ) -> None:
     from tests.factories import Row, csv_bytes, number_of
 
@@ -164,7 +165,7 @@ async def test_rule_38_suspension_leaves_issued_certificates_valid(
     result = await registry.import_batch(
         inst["code"], csv_bytes([row]), "s.csv", actor="t", max_bytes=1 << 20
     )
-    await registry.publish(result.batch_id, actor="t")
+    await registry.publish(result.batch_id, actor="t", signer=signer)
     await registry.set_status(
         inst["code"], "suspended", effective=date(2026, 6, 1), reason="第十三条", document_ref=None, actor="t"
     )

@@ -9,6 +9,7 @@ from tests import make_samples
 from tests.conftest import TODAY
 from verify import demo, ids
 from verify.service import Registry
+from verify.signing import Signer
 
 MB = 1024 * 1024
 
@@ -22,13 +23,13 @@ def test_committed_samples_match_the_generator() -> None:
 
 
 async def test_samples_import_into_demo_data(
-    registry: Registry, pool: asyncpg.Pool, protector: ids.IdProtector
+    registry: Registry, pool: asyncpg.Pool, protector: ids.IdProtector, signer: Signer
 ) -> None:
-    await demo.load(pool, protector, today=TODAY)
+    await demo.load(pool, protector, today=TODAY, signer=signer)
     for name in ("sample-batch.csv", "sample-batch.xlsx"):
         data = (make_samples.DOCS / name).read_bytes()
         result = await registry.import_batch(make_samples.INSTITUTION, data, name, actor="t", max_bytes=MB)
         assert result.rows == 5 and result.state in ("submitted", "published")
-        await registry.publish(result.batch_id, actor="t")
+        await registry.publish(result.batch_id, actor="t", signer=signer)
     answer = await registry.lookup_by_number(f"{make_samples.INSTITUTION}264900001", "李娜")
     assert answer.found

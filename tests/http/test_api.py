@@ -8,15 +8,18 @@ import pytest
 from tests.conftest import InstitutionFactory
 from tests.factories import Row, csv_bytes, holder_id, number_of
 from verify.service import Registry
+from verify.signing import Signer
 
 MB = 1024 * 1024
 
 
-async def _published(registry: Registry, make_institution: InstitutionFactory, rows: int = 2) -> list[Row]:
+async def _published(
+    registry: Registry, make_institution: InstitutionFactory, signer: Signer, rows: int = 2
+) -> list[Row]:
     inst = await make_institution()
     made = [Row(inst["code"], serial=i, name="欧阳·娜娜" if i == 1 else "张三") for i in range(1, rows + 1)]
     result = await registry.import_batch(inst["code"], csv_bytes(made), "p.csv", actor="t", max_bytes=MB)
-    await registry.publish(result.batch_id, actor="t")
+    await registry.publish(result.batch_id, actor="t", signer=signer)
     return made
 
 
@@ -33,9 +36,9 @@ async def test_codes_endpoint_valid_and_invalid(client: httpx.AsyncClient) -> No
 
 
 async def test_lookup_by_number_and_name_is_masked(
-    client: httpx.AsyncClient, registry: Registry, make_institution: InstitutionFactory
+    client: httpx.AsyncClient, registry: Registry, make_institution: InstitutionFactory, signer: Signer
 ) -> None:
-    rows = await _published(registry, make_institution)
+    rows = await _published(registry, make_institution, signer)
     r = await client.post("/api/v1/lookup", json={"number": number_of(rows[0]), "name": "欧阳•娜娜"})
     assert r.status_code == 200, r.text
     assert r.headers["cache-control"] == "no-store"
@@ -46,9 +49,9 @@ async def test_lookup_by_number_and_name_is_masked(
 
 
 async def test_not_found_and_wrong_name_are_byte_identical(
-    client: httpx.AsyncClient, registry: Registry, make_institution: InstitutionFactory
+    client: httpx.AsyncClient, registry: Registry, make_institution: InstitutionFactory, signer: Signer
 ) -> None:
-    rows = await _published(registry, make_institution)
+    rows = await _published(registry, make_institution, signer)
     wrong_name = await client.post("/api/v1/lookup", json={"number": number_of(rows[1]), "name": "李四"})
     missing_number = number_of(rows[1])[:-6] + "999999"
     missing = await client.post("/api/v1/lookup", json={"number": missing_number, "name": "张三"})
@@ -68,7 +71,7 @@ async def test_unpublished_certificates_are_invisible(
 
 
 async def test_lookup_by_id_returns_that_holders_certificates(
-    client: httpx.AsyncClient, registry: Registry, make_institution: InstitutionFactory
+    client: httpx.AsyncClient, registry: Registry, make_institution: InstitutionFactory, signer: Signer
 ) -> None:
     inst = await make_institution()
     person = holder_id()
@@ -86,7 +89,7 @@ async def test_lookup_by_id_returns_that_holders_certificates(
         Row(inst["code"], serial=3, name="王芳"),  # same name, another person
     ]
     result = await registry.import_batch(inst["code"], csv_bytes(rows), "i.csv", actor="t", max_bytes=MB)
-    await registry.publish(result.batch_id, actor="t")
+    await registry.publish(result.batch_id, actor="t", signer=signer)
     r = await client.post("/api/v1/lookup", json={"id_number": person.lower(), "name": "王芳"})
     assert r.status_code == 200
     numbers = {c["number"] for c in r.json()["certificates"]}
@@ -186,11 +189,12 @@ async def test_names_and_ids_never_reach_the_logs(
     registry: Registry,
     make_institution: InstitutionFactory,
     caplog: pytest.LogCaptureFixture,
+    signer: Signer,
 ) -> None:
     import logging
 
     caplog.set_level(logging.DEBUG)
-    rows = await _published(registry, make_institution)
+    rows = await _published(registry, make_institution, signer)
     secret_name, secret_id = "欧阳·娜娜", rows[0].id_number
     await client.post("/api/v1/lookup", json={"number": number_of(rows[0]), "name": secret_name})
     await client.post("/api/v1/lookup", json={"id_number": secret_id, "name": secret_name})

@@ -1,0 +1,107 @@
+"""A revocation committed in the database is reflected by every web worker within 1 second
+(LISTEN/NOTIFY into each worker's in-memory status view). Runs the real server, two workers."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import AsyncIterator
+from datetime import UTC, date, datetime
+from pathlib import Path
+
+import asyncpg
+import httpx
+import pytest
+
+from tests.conftest import ENC_KEY, INDEX_KEY, PASSPHRASE, InstitutionFactory
+from tests.factories import Row, csv_bytes, number_of
+from verify import payload, store
+from verify.keyring import Keyring
+from verify.service import Registry
+from verify.signing import Signer
+
+pytestmark = pytest.mark.slow
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+@pytest.fixture
+async def server(test_dsn: str, keyring: Keyring, tmp_path: Path) -> AsyncIterator[str]:
+    port = _free_port()
+    env = {
+        **os.environ,
+        "VERIFY_DATABASE_URL": test_dsn,
+        "VERIFY_HOME": str(tmp_path),
+        "VERIFY_ID_INDEX_KEY": INDEX_KEY.hex(),
+        "VERIFY_ID_ENC_KEY": ENC_KEY.hex(),
+        "VERIFY_SIGNING_KEYS_DIR": str(keyring.private_dir),
+        "VERIFY_KEY_PASSPHRASE": PASSPHRASE.decode(),
+        "VERIFY_LOG_LEVEL": "warning",
+    }
+    log = (tmp_path / "server.log").open("wb")
+    proc = subprocess.Popen(  # noqa: ASYNC220 - started once; the server runs beside the test
+        [sys.executable, "-m", "verify", "serve", "--port", str(port), "--workers", "2"],
+        env=env, stdout=log, stderr=subprocess.STDOUT,
+    )  # fmt: skip
+    base = f"http://127.0.0.1:{port}"
+    try:
+        seen: set[int] = set()
+        deadline = time.monotonic() + 60
+        async with httpx.AsyncClient(limits=httpx.Limits(max_keepalive_connections=0)) as c:
+            while len(seen) < 2:
+                assert proc.poll() is None, (tmp_path / "server.log").read_text()
+                assert time.monotonic() < deadline, "two workers did not come up"
+                try:
+                    r = await c.get(f"{base}/healthz", timeout=2)
+                    seen.add(r.json()["status_view"]["worker"])
+                except httpx.HTTPError:
+                    await asyncio.sleep(0.2)
+        yield base
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+        log.close()
+
+
+async def test_revocation_reaches_every_worker_within_one_second(
+    server: str, registry: Registry, pool: asyncpg.Pool, make_institution: InstitutionFactory, signer: Signer
+) -> None:
+    inst = await make_institution()
+    row = Row(inst["code"], serial=1)
+    result = await registry.import_batch(
+        inst["code"], csv_bytes([row]), "w.csv", actor="t", max_bytes=1 << 20
+    )
+    await registry.publish(result.batch_id, actor="t", signer=signer)
+    data = await store.qr_payload(pool, number_of(row))
+    assert data is not None
+    url = f"{server}/api/v1/verify/{payload.to_text(data)}"
+    async with httpx.AsyncClient(limits=httpx.Limits(max_keepalive_connections=0)) as c:
+        assert (await c.get(url)).json()["outcome"] in ("valid", "forged")  # warm both paths
+        committed = datetime.now(UTC)
+        await registry.certificate_event(
+            number_of(row), "revoked", effective=date(2026, 11, 25), reason_category="fraud", reason="测试",
+            decided_by="鉴定中心", actor="t",
+        )  # fmt: skip
+        # Each worker reports when its view was loaded; both must have reloaded after the commit.
+        fresh: dict[int, float] = {}
+        deadline = time.monotonic() + 1.0
+        while len(fresh) < 2 and time.monotonic() < deadline:
+            r = (await c.get(f"{server}/healthz")).json()["status_view"]
+            if datetime.fromisoformat(r["as_of"]) >= committed:
+                fresh.setdefault(r["worker"], time.monotonic())
+        assert len(fresh) == 2, f"workers refreshed within 1 s: {sorted(fresh)}"
+        answers = {(await c.get(url)).json()["outcome"] for _ in range(20)}
+        assert answers == {"revoked"}
