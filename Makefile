@@ -41,6 +41,7 @@ test: lint typecheck
 
 bench: install
 	$(BIN)/python -m loadtests.bench_registry
+	$(BIN)/python -m loadtests.bench_signing
 
 clean:
 	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache .hypothesis

@@ -335,17 +335,48 @@ def cmd_demo(settings: Settings, args: argparse.Namespace) -> int:
         return created, await demo.certificates(reg.pool, reg.protector)
 
     created, certs = _with_registry(settings, run)
+    urls: dict[str, str] = {}
+    if args.summary:
+
+        async def payloads(reg: Registry) -> dict[str, str]:
+            found = {}
+            for _label, cert in _verdicts(certs):
+                data = await store.qr_payload(reg.pool, cert["number"])
+                if data is not None:
+                    found[cert["number"]] = payload.qr_url(settings.public_url, data)
+            return found
+
+        urls = _with_registry(settings, payloads)
     if args.summary:
         if created:
             print(f"Loaded the demo data: {len(certs)} certificates.")
         print("Demo certificates to try (number / holder name):")
         for c in _showcase(certs):
             print(f"  {c['number']}  {c['name']}  ({c['institution_name']})")
+        print("Scan or open a verdict (QR URLs of demo certificates):")
+        for label, cert in _verdicts(certs):
+            print(f"  {label:<18} {urls.get(cert['number'], '(not signed)')}")
         print("All demo certificates: .venv/bin/verify demo   (JSON lines, with synthetic ID numbers)")
         return 0
     for c in certs:
         print(json.dumps(c, ensure_ascii=False))
     return 0
+
+
+def _verdicts(certs: list[dict[str, str]]) -> list[tuple[str, dict[str, str]]]:
+    """One demo certificate per verdict a scanner can meet."""
+    picks: list[tuple[str, Callable[[dict[str, str]], bool]]] = [
+        ("valid", lambda c: c["institution"] == "S000041010012" and c["status"] == "active"),
+        ("revoked", lambda c: c["status"] == "revoked"),
+        ("superseded", lambda c: c["status"] == "superseded"),
+        ("issuer suspended", lambda c: c["institution"] == "S000041030007"),
+    ]
+    out = []
+    for label, test in picks:
+        cert = next((c for c in certs if test(c)), None)
+        if cert is not None:
+            out.append((label, cert))
+    return out
 
 
 def _showcase(certs: list[dict[str, str]]) -> list[dict[str, str]]:

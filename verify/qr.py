@@ -8,7 +8,9 @@ phone has to sample, so we round down and accept a symbol slightly smaller than 
 
 **The 30 mm box is the symbol, not the quiet zone.** ``qr_spec`` fits the symbol *without* its
 4-module quiet zone into ``size_mm``; the images then add the quiet zone around it, so the printed
-white-plus-code area is about 34 mm (V10 at 300 dpi: 65 × 0.508 = 33.02 mm). Fitting the quiet zone
+white-plus-code area is larger than the box: 31.0 mm for V9 and 33.0 mm for V10 at 300 dpi, up to
+~34 mm in general, and more for small codes whose modules are large (a V3 code: 444 px = 37.6 mm).
+Fitting the quiet zone
 inside 30 mm as well would cost a whole dot per module (V10: 5 dots = 0.42 mm), below the 0.5 mm we
 want for cheap fixed-focus phones; the layout must keep the ~2 mm ring around the box free of ink.
 
@@ -81,6 +83,8 @@ class _Encoded:
 
 
 def _encode(data: str, error_correction: str) -> _Encoded:
+    if not data:
+        raise ValueError("data is empty: a QR code with nothing in it verifies nothing")
     level = _EC_LEVELS.get(error_correction)
     if level is None:
         raise ValueError(f"error_correction must be one of L, M, Q, H (got {error_correction!r})")
@@ -90,7 +94,9 @@ def _encode(data: str, error_correction: str) -> _Encoded:
     code.add_data(data)
     try:
         code.make(fit=True)
-    except qrcode.exceptions.DataOverflowError:
+    except (qrcode.exceptions.DataOverflowError, ValueError):
+        # qrcode 8.2 reports overflow either way: DataOverflowError, or ValueError("Invalid version
+        # (was 41 ...)") when the longer length field of versions 27+ pushes the guess past 40.
         raise ValueError(
             f"{len(data)} characters do not fit a QR code (version 40) at error correction {error_correction}"
         ) from None
@@ -103,11 +109,15 @@ def _encode(data: str, error_correction: str) -> _Encoded:
     return _Encoded(matrix=matrix, version=int(code.version), mode="+".join(modes))
 
 
-def _spec(encoded: _Encoded, error_correction: str, size_mm: float, dpi: int) -> QrSpec:
+def _check_box(size_mm: float, dpi: int) -> None:
+    # Checked before encoding so a bad call fails in microseconds, not after a 10 ms encode.
     if not (isinstance(dpi, int) and dpi > 0):
         raise ValueError(f"dpi must be a positive integer (got {dpi!r})")
     if not (math.isfinite(size_mm) and size_mm > 0):
         raise ValueError(f"size_mm must be a positive number (got {size_mm!r})")
+
+
+def _spec(encoded: _Encoded, error_correction: str, size_mm: float, dpi: int) -> QrSpec:
     modules = len(encoded.matrix)
     box_dots = size_mm / MM_PER_INCH * dpi
     # The epsilon keeps an exact fit (e.g. 25.4 mm at 300 dpi over 25 modules = 12 dots) from being
@@ -140,9 +150,11 @@ def qr_spec(data: str, *, error_correction: str = "M", size_mm: float = 30.0, dp
     floor(size_mm / 25.4 * dpi / modules)``. The 4-module quiet zone is added around it (so the
     printed area is ~34 mm for a 30 mm box; see the module docstring for why).
 
-    Raises ``ValueError`` if ``error_correction`` is not L/M/Q/H, ``dpi`` or ``size_mm`` is not
-    positive, the data does not fit version 40, or even 1 dot per module would not fit ``size_mm``.
+    Raises ``ValueError`` if ``data`` is empty, ``error_correction`` is not L/M/Q/H, ``dpi`` or
+    ``size_mm`` is not positive, the data does not fit version 40, or even 1 dot per module would not
+    fit ``size_mm``.
     """
+    _check_box(size_mm, dpi)
     return _spec(_encode(data, error_correction), error_correction, size_mm, dpi)
 
 
@@ -173,6 +185,7 @@ def render_png(data: str, *, error_correction: str = "M", size_mm: float = 30.0,
 
     Raises ``ValueError`` like ``qr_spec``.
     """
+    _check_box(size_mm, dpi)
     encoded = _encode(data, error_correction)
     return _png(encoded, _spec(encoded, error_correction, size_mm, dpi))
 
@@ -232,6 +245,7 @@ def render_svg(data: str, *, error_correction: str = "M", size_mm: float = 30.0)
 
     Raises ``ValueError`` like ``qr_spec``.
     """
+    _check_box(size_mm, SVG_DPI)
     encoded = _encode(data, error_correction)
     return _svg(encoded, _spec(encoded, error_correction, size_mm, SVG_DPI))
 

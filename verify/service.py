@@ -308,15 +308,15 @@ class Registry:
                 raise Conflict("已驳回的批次不能发布", "a rejected batch cannot be published")
             items = await store.batch_certificates_to_sign(conn, b.id)
             signed = await asyncio.to_thread(issuance.sign_certificates, items, signer)
-            await store.save_signatures(conn, signed)
-            count = await store.publish_batch(conn, b.id)
+            count = await store.save_signatures(conn, signed, publish=True)
+            await store.mark_batch_published(conn, b.id)
             await store.audit(
                 conn, actor, "batch.publish", batch_public_id, {"certificates": count, "kid": signer.kid}
             )
         return {
             "batch_id": batch_public_id,
             "state": "published",
-            "newly_published": count,
+            "certificates": count,
             "kid": signer.kid,
         }
 

@@ -99,7 +99,7 @@ class KeyPair:
             raise ConfigError("密钥标识(kid)与公钥不符", "The kid does not match the public key")
 
 
-def _pair_from_seed(seed: bytes) -> KeyPair:
+def pair_from_seed(seed: bytes) -> KeyPair:
     public_key = bytes(SigningKey(seed).verify_key)
     return KeyPair(kid=kid_of(public_key), public_key=public_key, seed=seed)
 
@@ -109,7 +109,7 @@ def generate() -> KeyPair:
 
     Raises nothing in normal operation.
     """
-    return _pair_from_seed(secrets.token_bytes(SEED_BYTES))
+    return pair_from_seed(secrets.token_bytes(SEED_BYTES))
 
 
 class Signer:
@@ -245,7 +245,7 @@ def load_private(path: Path, passphrase: bytes) -> KeyPair:
             f"The private key file {path} does not hold an Ed25519 key",
             details=details,
         )
-    return _pair_from_seed(key.private_bytes_raw())
+    return pair_from_seed(key.private_bytes_raw())
 
 
 def public_jwk(

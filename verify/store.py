@@ -434,13 +434,9 @@ async def existing_numbers(conn: Executor, numbers: Sequence[str]) -> set[str]:
     return {r["number"] for r in rows}
 
 
-async def publish_batch(conn: Conn, batch_id: int) -> int:
-    """Mark a batch and its certificates published; returns how many certificates became public."""
+async def mark_batch_published(conn: Conn, batch_id: int) -> None:
+    """The batch row's state; its certificates are made public by ``save_signatures(publish=True)``."""
     await conn.execute("UPDATE batches SET state = 'published', published_at = now() WHERE id = $1", batch_id)
-    status = await conn.execute(
-        "UPDATE certificates SET published_at = now() WHERE batch_id = $1 AND published_at IS NULL", batch_id
-    )
-    return int(status.split()[-1])
 
 
 # --------------------------------------------------------------------------- lookup
@@ -585,15 +581,21 @@ async def certificates_signed_by(conn: Executor, kid: str) -> list[ToSign]:
     return [ToSign(**dict(r)) for r in rows]
 
 
-async def save_signatures(conn: Conn, rows: Sequence[tuple[str, str, bytes]]) -> int:
-    """Store (number, kid, payload) for many certificates: COPY into a temp table, one UPDATE."""
+async def save_signatures(
+    conn: Conn, rows: Sequence[tuple[str, str, bytes]], *, publish: bool = False
+) -> int:
+    """Store (number, kid, payload) for many certificates: COPY into a temp table, one UPDATE.
+
+    With ``publish`` the same UPDATE makes them public, so each row is rewritten once, not twice."""
     await conn.execute(
         "CREATE TEMP TABLE IF NOT EXISTS signed_payloads (number text, kid text, payload bytea) ON COMMIT DELETE ROWS"
     )
     await conn.copy_records_to_table("signed_payloads", records=rows, columns=["number", "kid", "payload"])
+    published = ", published_at = COALESCE(c.published_at, now())" if publish else ""
     status = await conn.execute(
         "UPDATE certificates c SET kid = s.kid, qr_payload = s.payload, signed_at = now()"
-        " FROM signed_payloads s WHERE c.number = s.number"
+        + published
+        + " FROM signed_payloads s WHERE c.number = s.number"
     )
     await conn.execute("TRUNCATE signed_payloads")
     return int(status.split()[-1])

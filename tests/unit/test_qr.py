@@ -18,11 +18,14 @@ import pytest
 import qrcode
 import qrcode.constants
 import zxingcpp
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from PIL import Image
 
 from verify import qr
 
 PREFIX = "HTTPS://VERIFY.EXAMPLE.CN/C/"
+QR_ONLY = zxingcpp.BarcodeFormats(zxingcpp.BarcodeFormat.QRCode)
 QR_ALPHANUMERIC = set("0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ $%*+-./:")
 SVG_NS = "{http://www.w3.org/2000/svg}"
 EC = {
@@ -60,7 +63,7 @@ def with_quiet_zone(matrix: list[list[bool]], qz: int = 4) -> list[list[bool]]:
 
 
 def decode(image: Image.Image) -> list[str]:
-    return [b.text for b in zxingcpp.read_barcodes(image, formats=zxingcpp.BarcodeFormat.QRCode)]
+    return [b.text for b in zxingcpp.read_barcodes(image, formats=QR_ONLY)]
 
 
 # --- spec -----------------------------------------------------------------------------------------
@@ -113,7 +116,7 @@ def test_capacity_and_dots_match_the_anchors_table(chars: int, version: int, dot
     spec = qr.qr_spec(base32_url(chars))
     assert (spec.version, spec.dots_per_module) == (version, dots)
     # one more character must not fit the same version
-    assert qr.qr_spec(base32_url(chars + 1)).version == version + 1 if version not in (12, 14) else True
+    assert qr.qr_spec(base32_url(chars + 1)).version == version + 1
     assert spec.symbol_mm <= 30.0
     assert spec.image_px == (spec.modules + 8) * dots
 
@@ -162,7 +165,28 @@ def test_bad_arguments_raise_value_error(kwargs: dict[str, object], message: str
         qr.qr_spec(URL_225, **kwargs)  # type: ignore[arg-type]
 
 
+def test_empty_data_raises_value_error() -> None:
+    with pytest.raises(ValueError, match="empty"):
+        qr.qr_spec("")
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    length=st.integers(min_value=29, max_value=700),
+    size_mm=st.floats(min_value=15.0, max_value=80.0),
+    dpi=st.sampled_from([203, 300, 600, 1200]),
+)
+def test_spec_arithmetic_holds_for_any_size_and_dpi(length: int, size_mm: float, dpi: int) -> None:
+    spec = qr.qr_spec(base32_url(length, seed=length), size_mm=size_mm, dpi=dpi)
+    assert spec.modules == 17 + 4 * spec.version
+    assert spec.dots_per_module == int(size_mm / 25.4 * dpi / spec.modules + 1e-9)
+    assert spec.module_mm == pytest.approx(spec.dots_per_module / dpi * 25.4)
+    assert spec.symbol_mm <= size_mm + 1e-9
+    assert spec.image_px == (spec.modules + 2 * spec.quiet_zone_modules) * spec.dots_per_module
+
+
 def test_data_beyond_version_40_raises_value_error() -> None:
+    assert qr.qr_spec("A" * 4296, error_correction="L").version == 40  # the last one that fits
     with pytest.raises(ValueError, match="version 40"):
         qr.qr_spec("A" * 4297)  # V40-L alphanumeric capacity is 4296
     with pytest.raises(ValueError, match="version 40"):
@@ -184,8 +208,12 @@ def test_png_is_1_bit_exact_size_with_300_dpi_recorded() -> None:
     assert dpi[1] == pytest.approx(300, abs=0.01)
 
 
-@pytest.mark.parametrize(("data", "ec", "dpi"), [(URL_225, "M", 300), (URL_225, "Q", 300), (URL_300, "M", 600)])
-def test_png_pixels_are_the_matrix_at_whole_dots_with_a_4_module_quiet_zone(data: str, ec: str, dpi: int) -> None:
+@pytest.mark.parametrize(
+    ("data", "ec", "dpi"), [(URL_225, "M", 300), (URL_225, "Q", 300), (URL_300, "M", 600)]
+)
+def test_png_pixels_are_the_matrix_at_whole_dots_with_a_4_module_quiet_zone(
+    data: str, ec: str, dpi: int
+) -> None:
     spec = qr.qr_spec(data, error_correction=ec, dpi=dpi)
     image = Image.open(io.BytesIO(qr.render_png(data, error_correction=ec, dpi=dpi)))
     rows = with_quiet_zone(reference_matrix(data, ec))
@@ -196,14 +224,18 @@ def test_png_pixels_are_the_matrix_at_whole_dots_with_a_4_module_quiet_zone(data
     assert image.convert("L").tobytes() == expected
 
 
-@pytest.mark.parametrize(("data", "ec"), [(URL_225, "M"), (URL_225, "Q"), (URL_300, "M"), (PREFIX + "ABC", "H")])
+@pytest.mark.parametrize(
+    ("data", "ec"), [(URL_225, "M"), (URL_225, "Q"), (URL_300, "M"), (PREFIX + "ABC", "H")]
+)
 def test_zxing_reads_back_the_exact_data_from_the_png(data: str, ec: str) -> None:
     spec = qr.qr_spec(data, error_correction=ec)
     results = zxingcpp.read_barcodes(Image.open(io.BytesIO(qr.render_png(data, error_correction=ec))))
     assert [r.text for r in results] == [data]
     assert results[0].format == zxingcpp.BarcodeFormat.QRCode
     assert results[0].ec_level == ec
-    assert results[0].extra["Version"] == str(spec.version)
+    extra = results[0].extra
+    assert isinstance(extra, dict)
+    assert extra["Version"] == str(spec.version)
 
 
 # --- SVG ------------------------------------------------------------------------------------------
@@ -254,7 +286,9 @@ def test_svg_and_png_print_at_the_same_size() -> None:
     assert float(root.attrib["width"][:-2]) == pytest.approx(spec.image_px / 300 * 25.4, abs=1e-4)
 
 
-@pytest.mark.parametrize(("data", "ec"), [(URL_225, "M"), (URL_300, "M"), (URL_225, "Q"), (PREFIX + "ABC", "L")])
+@pytest.mark.parametrize(
+    ("data", "ec"), [(URL_225, "M"), (URL_300, "M"), (URL_225, "Q"), (PREFIX + "ABC", "L")]
+)
 def test_svg_path_is_exactly_the_matrix_and_decodes(data: str, ec: str) -> None:
     _, grid = svg_modules(qr.render_svg(data, error_correction=ec))
     assert grid == with_quiet_zone(reference_matrix(data, ec))
