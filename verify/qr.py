@@ -10,9 +10,9 @@ phone has to sample, so we round down and accept a symbol slightly smaller than 
 4-module quiet zone into ``size_mm``; the images then add the quiet zone around it, so the printed
 white-plus-code area is larger than the box: 31.0 mm for V9 and 33.0 mm for V10 at 300 dpi, up to
 ~34 mm in general, and more for small codes whose modules are large (a V3 code: 444 px = 37.6 mm).
-Fitting the quiet zone
-inside 30 mm as well would cost a whole dot per module (V10: 5 dots = 0.42 mm), below the 0.5 mm we
-want for cheap fixed-focus phones; the layout must keep the ~2 mm ring around the box free of ink.
+Fitting the quiet zone inside 30 mm as well would cost a whole dot per module (V10: 5 dots = 0.42 mm),
+below the 0.5 mm we want for cheap fixed-focus phones. So the layout must keep a ring of 4 modules
+around the box free of ink (2.03 mm at 0.508 mm modules; the PNG/SVG already contain it as white).
 
 Encoding is pure Python (``qrcode``, ~10 ms for a V9 symbol, most of it the eight mask evaluations);
 drawing is well under a millisecond. A busy server must not encode per request: use ``QrCache`` (or

@@ -14,79 +14,15 @@ import contextlib
 import logging
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
-from typing import Any
+from datetime import UTC, datetime
 
 import asyncpg
 
 from verify import store
+from verify.snapshot import Snapshot, build_snapshot
 
 log = logging.getLogger("verify.status")
 CHANNEL = "verify_status"
-
-
-@dataclass(frozen=True, slots=True)
-class CertificateState:
-    status: str  # revoked | superseded
-    effective: date | None
-    reason_category: str | None
-    superseded_by: str | None
-
-
-@dataclass(frozen=True, slots=True)
-class InstitutionState:
-    code: str
-    name: str
-    status: str
-    since: date
-
-
-@dataclass(frozen=True, slots=True)
-class KeyState:
-    public_key: bytes
-    kid: str
-    status: str  # active | retired | compromised
-    status_since: datetime
-    not_before: datetime
-    not_after: datetime | None
-
-
-@dataclass(frozen=True, slots=True)
-class Snapshot:
-    certificates: dict[str, CertificateState]
-    institutions: dict[str, InstitutionState]
-    keys_by_kid: dict[str, tuple[KeyState, ...]]
-    as_of: datetime
-    loaded_at: float = field(compare=False)  # time.monotonic() of the load, for freshness checks
-
-
-def build_snapshot(
-    certificates: list[dict[str, Any]],
-    institutions: list[dict[str, Any]],
-    keys: list[store.KeyRow],
-    as_of: datetime,
-) -> Snapshot:
-    by_kid: dict[str, list[KeyState]] = {}
-    for k in keys:
-        by_kid.setdefault(k.kid, []).append(
-            KeyState(k.public_key, k.kid, k.status, k.status_since, k.not_before, k.not_after)
-        )
-    return Snapshot(
-        certificates={
-            r["number"]: CertificateState(
-                r["status"], r["effective"], r["reason_category"], r["superseded_by"]
-            )
-            for r in certificates
-        },
-        institutions={
-            r["code"]: InstitutionState(r["code"], r["name"], r["status"], r["status_since"])
-            for r in institutions
-        },
-        keys_by_kid={kid: tuple(states) for kid, states in by_kid.items()},
-        as_of=as_of,
-        loaded_at=time.monotonic(),
-    )
 
 
 class StatusView:

@@ -19,6 +19,7 @@ import asyncpg
 from asyncpg.pool import PoolConnectionProxy
 
 from verify.errors import Conflict, NotFound, Unavailable
+from verify.snapshot import KeyRow
 
 # Columns written by an import, in COPY order (also the order of every CertificateRow tuple).
 CERTIFICATE_COLUMNS: tuple[str, ...] = (
@@ -498,17 +499,6 @@ async def transaction(pool: asyncpg.Pool) -> AsyncIterator[Conn]:
 
 
 # --------------------------------------------------------------------------- signing keys
-
-
-@dataclass(frozen=True, slots=True)
-class KeyRow:
-    public_key: bytes
-    kid: str
-    not_before: datetime
-    not_after: datetime | None
-    status: str
-    status_since: datetime
-    note: str | None
 
 
 _KEY_COLUMNS = "public_key, kid, not_before, not_after, status, status_since, note"

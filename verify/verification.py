@@ -13,7 +13,7 @@ from typing import Any
 
 from verify import codes, payload
 from verify.errors import InvalidPayload
-from verify.status import Snapshot
+from verify.snapshot import Snapshot
 
 OUTCOMES = (
     "valid",
