@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-import html
 import json
 import logging
 import os
@@ -19,13 +18,16 @@ from typing import Any
 
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
+from starlette.middleware.gzip import GZipMiddleware
 from starlette.requests import Request
-from starlette.responses import HTMLResponse, JSONResponse, Response
-from starlette.routing import Route
+from starlette.responses import JSONResponse, Response
+from starlette.routing import BaseRoute, Mount, Route
+from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from verify import codes, errors, payload, store
 from verify.config import Settings
+from verify.pages import Pages
 from verify.qr import QrCache
 from verify.ratelimit import SlidingWindow
 from verify.service import Registry, shutdown_checkers, today_utc8
@@ -186,21 +188,20 @@ def create_app(settings: Settings, *, registry_factory: Callable[[], Awaitable[R
         result = codes.check_code(request.path_params["number"], today=today_utc8())
         return JSON(result.to_json(), status_code=200 if result.valid else 422)
 
-    async def lookup(request: Request) -> Response:
-        address = _client_address(request, settings.trust_proxy)
-        if not per_ip.allow(address):
+    async def lookup_answer(request: Request, body: dict[str, Any]) -> dict[str, Any]:
+        """The one lookup path for the API and the form: rate limits, then number+name or ID+name.
+        Raises RateLimited, InvalidInput (and its InvalidCode / InvalidId)."""
+        if not per_ip.allow(_client_address(request, settings.trust_proxy)):
             raise errors.RateLimited()
-        body = await _json_body(request)
         name = _text(body, "name", required=True)
-        headers = {"Cache-Control": "no-store"}
-        if "number" in body:
+        if body.get("number"):
             number = codes.normalize(_text(body, "number", required=True))
             if failed_names.exhausted(number):
                 raise errors.RateLimited()
             answer = await registry(request).lookup_by_number(number, name)
             if not answer.found:
                 failed_names.hit(number)
-        elif "id_number" in body:
+        elif body.get("id_number"):
             answer = await registry(request).lookup_by_id(
                 _text(body, "id_number", required=True), name, _text(body, "id_type") or "resident_id"
             )
@@ -209,10 +210,12 @@ def create_app(settings: Settings, *, registry_factory: Callable[[], Awaitable[R
                 "请提供 number（证书编号）或 id_number（证件号码），以及 name（姓名）",
                 "give number (certificate number) or id_number (ID number), and name",
             )
+        return with_qr_links(request, answer.to_json())
+
+    async def lookup(request: Request) -> Response:
+        answer = await lookup_answer(request, await _json_body(request))
         return JSON(
-            with_qr_links(request, answer.to_json()),
-            status_code=200 if answer.found else 404,
-            headers=headers,
+            answer, status_code=200 if answer["found"] else 404, headers={"Cache-Control": "no-store"}
         )
 
     def verification(request: Request) -> Verification:
@@ -226,14 +229,6 @@ def create_app(settings: Settings, *, registry_factory: Callable[[], Awaitable[R
 
     async def verify_api(request: Request) -> Response:
         return JSON(verification(request).to_json(), headers={"Cache-Control": "no-store"})
-
-    async def scan_landing(request: Request) -> Response:
-        result = verification(request)
-        if "application/json" in request.headers.get("accept", ""):
-            return JSON(result.to_json(), headers={"Cache-Control": "no-store", "Vary": "Accept"})
-        return HTMLResponse(
-            _landing_html(result.to_json()), headers={"Cache-Control": "no-store", "Vary": "Accept"}
-        )
 
     async def jwks(request: Request) -> Response:
         snapshot = status_view(request).snapshot
@@ -365,8 +360,8 @@ def create_app(settings: Settings, *, registry_factory: Callable[[], Awaitable[R
             shutdown_checkers()
 
     upload_limit = settings.max_upload_bytes + MULTIPART_SLACK
-    routes = [
-        Route("/", index),
+    routes: list[BaseRoute] = [
+        Route("/api/v1", index),
         Route("/healthz", healthz),
         Route("/api/v1/codes/{number:path}", check_number),
         Route("/api/v1/lookup", lookup, methods=["POST"], max_body_size=LOOKUP_BODY_LIMIT),
@@ -374,50 +369,34 @@ def create_app(settings: Settings, *, registry_factory: Callable[[], Awaitable[R
         Route("/api/v1/batches", upload_batch, methods=["POST"], max_body_size=upload_limit),
         Route("/api/v1/batches/{batch_id}", get_batch),
         Route("/api/v1/verify/{payload}", verify_api),
-        Route("/c/{payload}", scan_landing),
-        Route("/C/{payload}", scan_landing),  # the QR carries an upper-case URL (alphanumeric mode)
         Route("/.well-known/verify-keys.json", jwks),
         Route("/api/v1/certificates/{number}/qr.{fmt:str}", qr_image),
     ]
+    pages = Pages(
+        settings.web_dir,
+        lookup_answer=lookup_answer,
+        verification=verification,
+        institution_view=lambda request, code: registry(request).institution_view(code),
+    )
+    routes += pages.routes()
+    routes.append(Mount("/static", app=CachedStatic(directory=settings.web_dir / "static"), name="static"))
     app = Starlette(
         routes=routes,
         lifespan=lifespan,
         exception_handlers={errors.VerifyError: on_verify_error, HTTPException: on_http_error},
     )
+    app.add_middleware(GZipMiddleware, minimum_size=500)
     app.add_middleware(SecurityHeaders)
     return app
 
 
-def _landing_html(answer: dict[str, Any]) -> str:
-    """A plain, escaped, script-free verdict page; the full mobile page comes with the pages work."""
-    e = html.escape
-    cert = answer.get("certificate") or {}
-    rows = ""
-    if cert:
-        level = cert.get("level") or {}
-        fields = [
-            ("姓名 Name", cert.get("holder_name")),
-            ("证件号码后四位 ID (last 4)", cert.get("id_tail")),
-            ("职业 Occupation", (cert.get("occupation") or {}).get("name")),
-            ("工种 Job", cert.get("job")),
-            ("等级 Level", level.get("name")),
-            ("发证日期 Issued", cert.get("issue_date")),
-            ("证书编号 Certificate No.", cert.get("number")),
-            (
-                "发证机构 Issuer",
-                (cert.get("institution") or {}).get("name") or (cert.get("institution") or {}).get("code"),
-            ),
-        ]
-        rows = "".join(f"<tr><th>{e(str(k))}</th><td>{e(str(v or '--'))}</td></tr>" for k, v in fields)
-    msg = answer["message"]
-    return (
-        '<!doctype html><html lang="zh-CN"><head><meta charset="utf-8">'
-        '<meta name="viewport" content="width=device-width,initial-scale=1">'
-        f'<title>{e(msg["zh"])} · 证书查验</title><link rel="icon" href="data:,"></head><body>'
-        f'<main><h1 role="status">{e(msg["zh"])}<br><small lang="en">{e(msg["en"])}</small></h1>'
-        f"<table>{rows}</table><p>状态查询时间 Status as of: {e(str(answer.get('status_as_of') or '--'))}</p>"
-        "</main></body></html>"
-    )
+class CachedStatic(StaticFiles):
+    """Static files are versioned by a content hash in their URLs (?v=...), so they may be cached long."""
+
+    def file_response(self, *args: Any, **kwargs: Any) -> Response:
+        response = super().file_response(*args, **kwargs)
+        response.headers["Cache-Control"] = "public, max-age=604800"
+        return response
 
 
 async def _json_body(request: Request) -> dict[str, Any]:

@@ -93,6 +93,12 @@ SETTINGS_TABLE: tuple[Setting, ...] = (
         "状态视图最长陈旧秒数，超过则答“状态暂不可查”",
         "Seconds the status view may be stale before answers say status_unavailable",
     ),
+    Setting(
+        "VERIFY_WEB_DIR",
+        "",
+        "页面模板与静态文件目录；为空时为项目的 web/",
+        "Directory of page templates and static files; empty = the project's web/",
+    ),
     Setting("VERIFY_MAX_UPLOAD_MB", "50", "批次文件大小上限（MB）", "Batch file size limit in MB"),
     Setting(
         "VERIFY_LOOKUP_PER_MINUTE", "10", "每个 IP 每分钟公开查询次数", "Public lookups per IP per minute"
@@ -162,6 +168,7 @@ class Settings:
     key_passphrase: bytes | None = field(repr=False)
     public_keys_dir: Path
     status_max_age: float
+    web_dir: Path
     max_upload_bytes: int
     lookup_per_minute: int
     lookup_fails_per_number: int
@@ -194,6 +201,9 @@ class Settings:
             key_passphrase=(environ.get("VERIFY_KEY_PASSPHRASE") or "").encode() or None,
             public_keys_dir=_path(environ.get("VERIFY_PUBLIC_KEYS_DIR") or "keys", base),
             status_max_age=float(_int(environ, "VERIFY_STATUS_MAX_AGE", "120", 5)),
+            web_dir=_path(
+                environ.get("VERIFY_WEB_DIR") or str(Path(__file__).resolve().parent.parent / "web"), base
+            ),
             max_upload_bytes=_int(environ, "VERIFY_MAX_UPLOAD_MB", "50", 1) * MiB,
             lookup_per_minute=_int(environ, "VERIFY_LOOKUP_PER_MINUTE", "10", 1),
             lookup_fails_per_number=_int(environ, "VERIFY_LOOKUP_FAILS_PER_NUMBER", "5", 1),
