@@ -11,8 +11,10 @@ RUN python -m venv /opt/verify \
 FROM python:3.11-slim-bookworm
 RUN useradd --system --uid 10001 --home-dir /srv/verify --create-home verify
 COPY --from=build /opt/verify /opt/verify
+COPY web /srv/verify/web
 ENV PATH=/opt/verify/bin:$PATH \
     VERIFY_HOME=/srv/verify/var \
+    VERIFY_WEB_DIR=/srv/verify/web \
     VERIFY_HOST=0.0.0.0 \
     VERIFY_PORT=8000 \
     VERIFY_WORKERS=2 \
@@ -21,5 +23,6 @@ USER verify
 WORKDIR /srv/verify
 EXPOSE 8000
 HEALTHCHECK --interval=30s --timeout=3s CMD python -c "import urllib.request,sys; sys.exit(0 if urllib.request.urlopen('http://127.0.0.1:8000/healthz').status == 200 else 1)"
-# VERIFY_DATABASE_URL must be set: `docker run -e VERIFY_DATABASE_URL=postgresql://... -p 8000:8000 verify`
+# VERIFY_DATABASE_URL must be set: `docker run -e VERIFY_DATABASE_URL=postgresql://... -p 8000:8000 verify`.
+# The container only verifies: signing keys stay with the publishing process (`verify publish` elsewhere).
 CMD ["sh", "-c", "test -n \"$VERIFY_DATABASE_URL\" || { echo 'set VERIFY_DATABASE_URL (设置 VERIFY_DATABASE_URL)' >&2; exit 7; }; exec verify serve"]
