@@ -28,7 +28,7 @@ from typing import Any
 import asyncpg
 import httpx
 
-from verify import ids, occupations, seed, signing, store
+from verify import batchfile, ids, occupations, seed, signing, store
 from verify.app import create_app
 from verify.cluster import EmbeddedCluster
 from verify.config import Settings
@@ -39,18 +39,8 @@ ROOT = Path(__file__).resolve().parent.parent
 BENCH_DB = "verify_bench"
 TODAY = date(2026, 11, 25)
 CODE = "S000041010088"
-HEADER = [
-    "证书编号",
-    "姓名",
-    "证件类型",
-    "证件号码",
-    "职业编码",
-    "职业名称",
-    "工种/职业方向",
-    "职业技能等级",
-    "发证日期",
-]
-LEVEL_TEXT = {1: "一级/高级技师", 2: "二级/技师", 3: "三级/高级工", 4: "四级/中级工", 5: "五级/初级工"}
+HEADER = [c.header_zh for c in batchfile.COLUMNS[:9]]
+LEVEL_TEXT = batchfile.LEVEL_NAMES
 
 
 def make_csv(rows: int, rng: random.Random) -> tuple[bytes, list[tuple[str, str]]]:

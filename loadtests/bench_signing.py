@@ -9,23 +9,14 @@ import multiprocessing
 import os
 import random
 import time
-from dataclasses import dataclass
 from datetime import date, timedelta
 
-from verify import demo, issuance, occupations, payload, qr, seed, signing
+from verify import demo, issuance, occupations, payload, qr, seed, signing, store
 
 BASE_URL = "https://verify.example.cn"
 
 
-@dataclass(frozen=True, slots=True)
-class Cert:
-    number: str
-    holder_name: str
-    id_tail: str
-    occupation_code: str
-    occupation_name: str
-    job: str
-    issue_date: date
+Cert = store.ToSign
 
 
 def certificates(n: int, rng: random.Random) -> list[Cert]:

@@ -8,20 +8,10 @@ import itertools
 from dataclasses import dataclass, field
 from datetime import date
 
-from verify import ids
+from verify import batchfile, ids
 
-HEADER = [
-    "证书编号",
-    "姓名",
-    "证件类型",
-    "证件号码",
-    "职业编码",
-    "职业名称",
-    "工种/职业方向",
-    "职业技能等级",
-    "发证日期",
-]
-LEVEL_TEXT = {1: "一级/高级技师", 2: "二级/技师", 3: "三级/高级工", 4: "四级/中级工", 5: "五级/初级工"}
+HEADER = [c.header_zh for c in batchfile.COLUMNS[:9]]
+LEVEL_TEXT = batchfile.LEVEL_NAMES
 _births = itertools.count()
 
 

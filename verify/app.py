@@ -60,10 +60,7 @@ HTTP_STATUS: dict[type[errors.VerifyError], int] = {
 
 
 def http_status(exc: errors.VerifyError) -> int:
-    for cls in type(exc).__mro__:
-        if cls in HTTP_STATUS:
-            return HTTP_STATUS[cls]
-    return 500
+    return errors.mapped(exc, HTTP_STATUS, 500)
 
 
 class JSON(JSONResponse):

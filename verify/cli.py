@@ -39,10 +39,7 @@ EXIT_CODES: dict[type[errors.VerifyError], int] = {
 
 
 def exit_code(exc: errors.VerifyError) -> int:
-    for cls in type(exc).__mro__:
-        if cls in EXIT_CODES:
-            return EXIT_CODES[cls]
-    return 1
+    return errors.mapped(exc, EXIT_CODES, 1)
 
 
 def _print_json(value: Any) -> None:

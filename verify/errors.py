@@ -163,3 +163,11 @@ class Unavailable(VerifyError):
     reason = "unavailable"
     default_zh = "服务暂时不可用，请稍后再试"
     default_en = "The service is temporarily unavailable; please try again later"
+
+
+def mapped(exc: VerifyError, table: dict[type[VerifyError], int], default: int) -> int:
+    """The value of the most specific class of ``exc`` in ``table`` (HTTP status, exit code)."""
+    for cls in type(exc).__mro__:
+        if cls in table:
+            return table[cls]
+    return default

@@ -18,31 +18,17 @@ from typing import Any
 import asyncpg
 from asyncpg.pool import PoolConnectionProxy
 
+from verify.batch import DRAFT_FIELDS
 from verify.errors import Conflict, NotFound, Unavailable
 from verify.snapshot import KeyRow
 
-# Columns written by an import, in COPY order (also the order of every CertificateRow tuple).
+# Columns written by an import, in COPY order: the checked draft's fields with the two parent ids
+# after number and kind, and published_at last (verify.batch.copy_text writes the same order).
 CERTIFICATE_COLUMNS: tuple[str, ...] = (
-    "number",
-    "kind",
+    *DRAFT_FIELDS[:2],
     "institution_id",
     "batch_id",
-    "holder_name",
-    "name_key",
-    "id_type",
-    "id_index",
-    "id_cipher",
-    "id_tail",
-    "occupation_code",
-    "occupation_name",
-    "job",
-    "level",
-    "issue_date",
-    "issue_form",
-    "print_serial",
-    "assessment_method",
-    "photo_ref",
-    "extra",
+    *DRAFT_FIELDS[2:],
     "published_at",
 )
 

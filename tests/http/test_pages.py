@@ -77,14 +77,12 @@ async def test_lookup_form_results_are_private_and_equal_to_the_api(
     )
     twin = await client.post("/lookup", data=form, headers={"accept": "application/json"})
     api = await client.post("/api/v1/lookup", json={"number": number_of(row), "name": "李娜"})
-    strip = lambda body: [{k: v for k, v in c.items() if k != "qr"} for c in body["certificates"]]  # noqa: E731
-    assert strip(twin.json()) == strip(api.json())
+    assert _without_links(twin.json()) == _without_links(api.json())
     # wrong name and unknown number: the same page
     wrong = await client.post("/lookup", data={**form, "name": "李四"})
     unknown = await client.post("/lookup", data={**form, "number": number_of(row)[:-6] + "999999"})
     # identical apart from the language switch, which re-posts each user's own input
-    main = lambda page: page.text[page.text.index("<main") :]  # noqa: E731
-    assert wrong.status_code == unknown.status_code == 404 and main(wrong) == main(unknown)
+    assert wrong.status_code == unknown.status_code == 404 and _main(wrong) == _main(unknown)
     # a malformed number comes back to the form with the problems, in the chosen language
     bad = await client.post("/lookup", data={**form, "number": "Y0000412900", "lang": "en"})
     assert bad.status_code == 422 and 'role="alert"' in bad.text and '<html lang="en">' in bad.text
@@ -93,6 +91,14 @@ async def test_lookup_form_results_are_private_and_equal_to_the_api(
         "/lookup", data={"id_number": row.id_number, "id_type": "resident_id", "name": "李娜"}
     )
     assert by_id.status_code == 200 and by_id.text.count(row.id_number) <= 1  # only in the re-POST form field
+
+
+def _without_links(body: dict[str, list[dict[str, object]]]) -> list[dict[str, object]]:
+    return [{k: v for k, v in c.items() if k != "qr"} for c in body["certificates"]]
+
+
+def _main(page: httpx.Response) -> str:
+    return page.text[page.text.index("<main") :]
 
 
 async def test_landing_page_and_twin(
