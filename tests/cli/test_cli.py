@@ -125,3 +125,36 @@ async def test_institution_admin_commands(cli_env: None, capsys: pytest.CaptureF
         )
         == 4
     )
+
+
+async def test_qr_and_keys_commands(
+    cli_env: None, make_institution: InstitutionFactory, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import asyncio
+
+    import zxingcpp
+    from PIL import Image
+
+    inst = await make_institution()
+    rows = [Row(inst["code"], serial=1, name="赵敏")]
+    path = tmp_path / "q.csv"
+    path.write_bytes(csv_bytes(rows))
+    assert await asyncio.to_thread(cli.main, ["import", str(path), "--institution", inst["code"]]) == 0
+    batch = json.loads(capsys.readouterr().out)["batch_id"]
+    assert await asyncio.to_thread(cli.main, ["publish", batch]) == 0
+    capsys.readouterr()
+    number = number_of(rows[0])
+    assert await asyncio.to_thread(cli.main, ["qr", number, "--url"]) == 0
+    url = capsys.readouterr().out.strip()
+    assert url.startswith("HTTP://127.0.0.1:8000/C/") and url == url.upper()
+    png = tmp_path / "q.png"
+    assert await asyncio.to_thread(cli.main, ["qr", number, "--out", str(png)]) == 0
+    assert "mm/module" in capsys.readouterr().err
+    decoded = zxingcpp.read_barcodes(Image.open(png))
+    assert decoded and decoded[0].text == url
+    assert await asyncio.to_thread(cli.main, ["qr", "--all", "--url"]) == 0
+    assert url in capsys.readouterr().out.splitlines()
+    assert await asyncio.to_thread(cli.main, ["keys", "list"]) == 0
+    listed = json.loads(capsys.readouterr().out)
+    assert any(k["status"] == "active" and k["private_key_here"] for k in listed)
+    assert await asyncio.to_thread(cli.main, ["qr", "S000041019999254000001", "--url"]) == 3
