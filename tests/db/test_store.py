@@ -1,0 +1,74 @@
+"""Store-level invariants, each test inside one transaction that is rolled back afterwards."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import asyncpg
+import pytest
+
+from tests.conftest import unique_henan_code
+from verify import store
+from verify.errors import Conflict
+
+
+async def _institution(conn: store.Conn) -> tuple[int, str]:
+    code = unique_henan_code("S", city="07", first="7")
+    iid = await store.insert_institution(
+        conn, {"code": code, "kind": "social", "name": "事务内测试机构", "filing_authority": "city"}
+    )
+    return iid, code
+
+
+async def test_migrations_are_applied_once(pool: asyncpg.Pool) -> None:
+    assert await store.migrate(pool) == []
+    names = [r["name"] for r in await pool.fetch("SELECT name FROM schema_migrations ORDER BY name")]
+    assert names == ["001_registry.sql", "002_signing.sql"]
+
+
+async def test_rule_40_trigger_refuses_a_retired_code(conn: store.Conn) -> None:
+    iid, code = await _institution(conn)
+    await store.retire_code(conn, iid, code, date(2025, 1, 1), "终止备案")
+    await conn.execute("UPDATE institutions SET code = code || '-old' WHERE id = $1", iid)
+    # a savepoint that sees the error rolls back to it, so the test's transaction goes on
+    with pytest.raises(Conflict):
+        async with conn.transaction():
+            await store.insert_institution(
+                conn, {"code": code, "kind": "social", "name": "另一机构", "filing_authority": "city"}
+            )
+    assert await store.all_institution_codes(conn) >= {code}
+
+
+async def test_certificates_must_belong_to_a_batch_of_their_institution(conn: store.Conn) -> None:
+    iid, _ = await _institution(conn)
+    other, _ = await _institution(conn)
+    batch = await store.insert_batch(
+        conn, public_id="BTESTSTORE0001", institution_id=iid, file_sha256="x", filename="x.csv",
+        file_format="csv", row_count=1, submitted_by="t",
+    )  # fmt: skip
+    row = ("S000041070700254000001", "skill_level_henan", other, batch, "张三", "张三", "resident_id",
+           b"\0" * 32, b"\1" * 40, "1234", "6-20-01-01", "钳工", "--", 4, date(2025, 1, 1), "paper",
+           None, None, None, None, None)  # fmt: skip
+    with pytest.raises(asyncpg.ForeignKeyViolationError):
+        async with conn.transaction():
+            await store.copy_certificates(conn, [row])
+    good = (row[0], row[1], iid, *row[3:])
+    await store.copy_certificates(conn, [good])
+    with pytest.raises(asyncpg.RestrictViolationError):
+        async with conn.transaction():
+            await conn.execute("UPDATE certificates SET batch_id = batch_id + 1 WHERE number = $1", row[0])
+
+
+async def test_rule_37_nothing_is_deleted(conn: store.Conn) -> None:
+    for table in ("certificates", "batches", "institutions", "certificate_events", "signing_keys"):
+        with pytest.raises(asyncpg.RestrictViolationError):
+            async with conn.transaction():
+                await conn.execute(f"DELETE FROM {table} WHERE false")
+
+
+async def test_audit_log_is_append_only(conn: store.Conn) -> None:
+    await store.audit(conn, "t", "test", None, {"x": 1})
+    for statement in ("DELETE FROM audit_log", "UPDATE audit_log SET actor = 'x'"):
+        with pytest.raises(asyncpg.RaiseError):
+            async with conn.transaction():
+                await conn.execute(statement)
