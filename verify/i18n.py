@@ -137,6 +137,33 @@ TEXT: dict[str, tuple[str, str]] = {
         "This page needs JavaScript for the camera. You can also scan with your phone's camera app.",
     ),
     "scan_not_ours": ("这不是本系统的证书二维码", "This is not a certificate QR code of this service"),
+    "scan_stop": ("关闭摄像头", "Stop camera"),
+    "scan_video_label": (
+        "摄像头画面（用于扫描证书二维码）",
+        "Camera view for scanning the certificate QR code",
+    ),
+    "scan_starting": ("正在打开摄像头……", "Starting the camera…"),
+    "scan_scanning": (
+        "请将证书上的二维码放在画面中央。",
+        "Hold the certificate's QR code in the middle of the picture.",
+    ),
+    "scan_found": ("已识别证书二维码，正在打开查验结果……", "Certificate QR code found; opening the result…"),
+    "scan_denied": (
+        "摄像头权限被拒绝。请在浏览器设置中允许本网站使用摄像头后重试，或用手机相机直接扫描。",
+        "Camera access was denied. Allow this site to use the camera in your browser settings and try again, or scan with your phone's camera app.",
+    ),
+    "scan_no_camera": (
+        "未找到可用的摄像头。请用手机相机直接扫描，或按证书编号查询。",
+        "No camera was found. Scan with your phone's camera app, or look the certificate up by its number.",
+    ),
+    "scan_unsupported": (
+        "此浏览器不能在网页中使用摄像头（需要较新的浏览器和 HTTPS 连接）。请用手机相机直接扫描，或按证书编号查询。",
+        "This browser cannot use the camera in a web page (a recent browser and an HTTPS connection are needed). Scan with your phone's camera app, or look the certificate up by its number.",
+    ),
+    "scan_failed": (
+        "摄像头无法启动。请确认已允许本网站使用摄像头，且摄像头没有被其他应用占用，然后重试。",
+        "The camera could not be started. Check that this site may use the camera and that no other app is using it, then try again.",
+    ),
     "json_twin": ("本页数据（JSON）", "This page as JSON"),
     "footer": (
         "本服务免费提供证书查验。证件号码不以明文保存。",

@@ -26,8 +26,10 @@ CSP = (
     "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; "
     "form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
 )
-# The camera page also runs the decoder in a worker and shows the camera stream.
-CSP_SCAN = CSP + "; worker-src 'self'; media-src 'self' blob:"
+# The camera page also runs the decoder in a worker and shows the camera stream. The vendored
+# qr-scanner (1.4.x) starts its decoder worker from a blob: URL that its own same-origin module builds
+# (web/static/vendor/qr-scanner-*/README.md); script-src stays 'self', so only our scripts can do that.
+CSP_SCAN = CSP + "; worker-src 'self' blob:; media-src 'self' blob:"
 
 TONES: dict[str, tuple[str, str, str]] = {  # outcome -> (tone, icon, next-steps text key)
     "valid": ("ok", "ok", "next_valid"),
