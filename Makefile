@@ -61,3 +61,14 @@ clean:
 test-pg15: install
 	test -x /usr/lib/postgresql/15/bin/postgres || { echo "needs /usr/lib/postgresql/15/bin (apt-get install postgresql-15)"; exit 2; }
 	VERIFY_TEST_PG_BIN=/usr/lib/postgresql/15/bin $(BIN)/python -m pytest -q -m "not slow"
+
+# Page quality, with the demo data on a throwaway server (loadtests/lighthouse.py starts and stops it).
+# Lighthouse is pinned in package-lock.json and drives Debian's chromium; no browser is downloaded.
+.PHONY: lighthouse screenshots
+lighthouse: install browser-deps
+	npm ci --no-audit --no-fund --loglevel=error
+	CHROME_PATH=$(CHROMIUM) $(BIN)/python -m loadtests.lighthouse
+
+# Phone-width screenshots of the main pages for the README (docs/screenshots/*.png).
+screenshots: install browser-deps
+	$(BIN)/python -m loadtests.screenshots
