@@ -8,7 +8,6 @@ halves and their states, which is all the web process needs to verify.
 from __future__ import annotations
 
 import hashlib
-import json
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -142,12 +141,3 @@ class Keyring:
             f"没有可用的签名密钥（在 {self.private_dir}）：先运行 verify keys generate",
             f"no usable signing key in {self.private_dir}: run verify keys generate",
         )
-
-    async def jwks(self) -> tuple[bytes, str]:
-        """The public key set (every key ever used, with its state) and its ETag."""
-        keys = [
-            signing.public_jwk(k.public_key, not_before=k.not_before, not_after=k.not_after, status=k.status)
-            for k in await store.signing_keys(self.pool)
-        ]
-        body = json.dumps({"keys": keys}, sort_keys=True, separators=(",", ":")).encode()
-        return body, '"' + hashlib.sha256(body).hexdigest()[:32] + '"'

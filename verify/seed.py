@@ -12,7 +12,7 @@ import random
 import secrets
 from collections import defaultdict
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
@@ -42,7 +42,6 @@ class SeedReport:
     institutions: int = 0
     certificates: int = 0
     batches: int = 0
-    sample: list[dict[str, str]] = field(default_factory=list)
 
 
 def random_name(rng: random.Random) -> str:

@@ -1,0 +1,216 @@
+"""Settings, built once from the environment and passed explicitly.
+
+Only ``Settings.from_env`` reads the environment; every other module receives a ``Settings``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from verify.errors import ConfigError
+
+MiB = 1024 * 1024
+
+
+@dataclass(frozen=True, slots=True)
+class Setting:
+    env: str
+    default: str
+    help_zh: str
+    help_en: str
+
+
+# The single table of VERIFY_* variables; README's configuration table is checked against it.
+SETTINGS_TABLE: tuple[Setting, ...] = (
+    Setting(
+        "VERIFY_HOME",
+        "var",
+        "运行数据目录（内嵌数据库、密钥文件）",
+        "Runtime data directory (embedded database, key files)",
+    ),
+    Setting(
+        "VERIFY_DATABASE_URL",
+        "",
+        "外部 PostgreSQL 连接串；为空时使用内嵌集群",
+        "External PostgreSQL URL; empty = embedded cluster under VERIFY_HOME",
+    ),
+    Setting(
+        "VERIFY_PG_PORT",
+        "",
+        "内嵌集群另外监听 127.0.0.1 的端口；为空时只用 Unix 套接字",
+        "Also listen on 127.0.0.1:PORT (embedded cluster); empty = Unix socket only",
+    ),
+    Setting("VERIFY_HOST", "127.0.0.1", "HTTP 监听地址", "HTTP listen address"),
+    Setting("VERIFY_PORT", "8000", "HTTP 监听端口", "HTTP listen port"),
+    Setting("VERIFY_WORKERS", "1", "HTTP 工作进程数", "Number of HTTP worker processes"),
+    Setting(
+        "VERIFY_ID_KEYS_FILE",
+        "",
+        "证件号盲索引与加密密钥文件；为空时为 VERIFY_HOME/secrets/id-keys.json",
+        "File with the ID blind-index and encryption keys; empty = VERIFY_HOME/secrets/id-keys.json",
+    ),
+    Setting(
+        "VERIFY_ID_INDEX_KEY",
+        "",
+        "盲索引 HMAC 密钥（64 位十六进制），优先于密钥文件",
+        "Blind-index HMAC key (64 hex chars); overrides the key file",
+    ),
+    Setting(
+        "VERIFY_ID_ENC_KEY",
+        "",
+        "证件号 AES-GCM 密钥（64 位十六进制），优先于密钥文件",
+        "AES-256-GCM key for ID numbers (64 hex chars); overrides the key file",
+    ),
+    Setting(
+        "VERIFY_PUBLIC_URL",
+        "http://127.0.0.1:8000",
+        "二维码中的服务地址（对外网址）",
+        "Public base URL printed in QR codes",
+    ),
+    Setting(
+        "VERIFY_SIGNING_KEYS_DIR",
+        "",
+        "签名私钥目录（加密存放，不入 git）；为空时为 VERIFY_HOME/signing-keys",
+        "Directory of encrypted signing private keys (never in git); empty = VERIFY_HOME/signing-keys",
+    ),
+    Setting(
+        "VERIFY_KEY_PASSPHRASE",
+        "",
+        "签名私钥口令；为空时交互输入（开发密钥除外）",
+        "Passphrase of the signing private keys; empty = prompt (except the development key)",
+    ),
+    Setting(
+        "VERIFY_PUBLIC_KEYS_DIR",
+        "keys",
+        "导出公钥（JWK）的目录",
+        "Directory the public keys (JWK) are exported to",
+    ),
+    Setting(
+        "VERIFY_STATUS_MAX_AGE",
+        "120",
+        "状态视图最长陈旧秒数，超过则答“状态暂不可查”",
+        "Seconds the status view may be stale before answers say status_unavailable",
+    ),
+    Setting(
+        "VERIFY_WEB_DIR",
+        "",
+        "页面模板与静态文件目录；为空时为项目的 web/",
+        "Directory of page templates and static files; empty = the project's web/",
+    ),
+    Setting("VERIFY_MAX_UPLOAD_MB", "50", "批次文件大小上限（MB）", "Batch file size limit in MB"),
+    Setting(
+        "VERIFY_LOOKUP_PER_MINUTE", "10", "每个 IP 每分钟公开查询次数", "Public lookups per IP per minute"
+    ),
+    Setting(
+        "VERIFY_LOOKUP_FAILS_PER_NUMBER",
+        "5",
+        "每个证书编号 24 小时内允许的姓名不符次数",
+        "Failed names allowed per certificate number per 24 h",
+    ),
+    Setting(
+        "VERIFY_TRUST_PROXY",
+        "0",
+        "为 1 时采用 X-Forwarded-For 的客户端地址",
+        "1 = take the client address from X-Forwarded-For",
+    ),
+    Setting("VERIFY_LOG_LEVEL", "info", "日志级别", "Log level"),
+)
+
+
+def _int(environ: Mapping[str, str], name: str, default: str, minimum: int = 0) -> int:
+    raw = environ.get(name, default) or default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ConfigError(
+            f"{name} 必须是整数，实际为 {raw!r}", f"{name} must be an integer, got {raw!r}"
+        ) from None
+    if value < minimum:
+        raise ConfigError(f"{name} 不能小于 {minimum}", f"{name} must be at least {minimum}")
+    return value
+
+
+def _hex_key(environ: Mapping[str, str], name: str) -> bytes | None:
+    raw = environ.get(name, "").strip()
+    if not raw:
+        return None
+    try:
+        key = bytes.fromhex(raw)
+    except ValueError:
+        key = b""
+    if len(key) != 32:
+        raise ConfigError(
+            f"{name} 必须是 64 位十六进制字符（32 字节）", f"{name} must be 64 hex characters (32 bytes)"
+        )
+    return key
+
+
+def _path(raw: str, base: Path) -> Path:
+    path = Path(raw)
+    return path if path.is_absolute() else base / path
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    home: Path
+    database_url: str | None
+    pg_port: int | None
+    host: str
+    port: int
+    workers: int
+    id_keys_file: Path
+    id_index_key: bytes | None = field(repr=False)
+    id_enc_key: bytes | None = field(repr=False)
+    public_url: str
+    signing_keys_dir: Path
+    key_passphrase: bytes | None = field(repr=False)
+    public_keys_dir: Path
+    status_max_age: float
+    web_dir: Path
+    max_upload_bytes: int
+    lookup_per_minute: int
+    lookup_fails_per_number: int
+    trust_proxy: bool
+    log_level: str
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str], *, cwd: Path | None = None) -> Settings:
+        """Build settings from an environment mapping. Raises ConfigError for bad values."""
+        base = cwd or Path.cwd()
+        home = Path(environ.get("VERIFY_HOME") or "var")
+        if not home.is_absolute():
+            home = base / home
+        keys_file = environ.get("VERIFY_ID_KEYS_FILE") or str(home / "secrets" / "id-keys.json")
+        pg_port_raw = environ.get("VERIFY_PG_PORT", "")
+        return cls(
+            home=home,
+            database_url=environ.get("VERIFY_DATABASE_URL") or None,
+            pg_port=_int(environ, "VERIFY_PG_PORT", pg_port_raw, 1) if pg_port_raw else None,
+            host=environ.get("VERIFY_HOST") or "127.0.0.1",
+            port=_int(environ, "VERIFY_PORT", "8000", 1),
+            workers=_int(environ, "VERIFY_WORKERS", "1", 1),
+            id_keys_file=Path(keys_file),
+            id_index_key=_hex_key(environ, "VERIFY_ID_INDEX_KEY"),
+            id_enc_key=_hex_key(environ, "VERIFY_ID_ENC_KEY"),
+            public_url=(environ.get("VERIFY_PUBLIC_URL") or "http://127.0.0.1:8000").rstrip("/"),
+            signing_keys_dir=_path(
+                environ.get("VERIFY_SIGNING_KEYS_DIR") or str(home / "signing-keys"), base
+            ),
+            key_passphrase=(environ.get("VERIFY_KEY_PASSPHRASE") or "").encode() or None,
+            public_keys_dir=_path(environ.get("VERIFY_PUBLIC_KEYS_DIR") or "keys", base),
+            status_max_age=float(_int(environ, "VERIFY_STATUS_MAX_AGE", "120", 5)),
+            web_dir=_path(
+                environ.get("VERIFY_WEB_DIR") or str(Path(__file__).resolve().parent.parent / "web"), base
+            ),
+            max_upload_bytes=_int(environ, "VERIFY_MAX_UPLOAD_MB", "50", 1) * MiB,
+            lookup_per_minute=_int(environ, "VERIFY_LOOKUP_PER_MINUTE", "10", 1),
+            lookup_fails_per_number=_int(environ, "VERIFY_LOOKUP_FAILS_PER_NUMBER", "5", 1),
+            trust_proxy=(environ.get("VERIFY_TRUST_PROXY", "0") == "1"),
+            log_level=(environ.get("VERIFY_LOG_LEVEL") or "info").lower(),
+        )
+
+    @property
+    def pg_root(self) -> Path:
+        return self.home / "pg"

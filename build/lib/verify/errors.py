@@ -1,0 +1,173 @@
+"""One error tree for the whole service.
+
+Every error carries a stable ``reason`` slug (API clients and tests match on it), a Chinese and an
+English message, and optional structured ``problems``. The mapping to HTTP status codes lives in
+``verify.app`` and the mapping to CLI exit codes in ``verify.cli``; nothing here knows about either.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from typing import Any
+
+
+@dataclass(frozen=True, slots=True)
+class Problem:
+    """One thing wrong with one input: where, what was found, what is allowed, why (zh first, en too).
+
+    ``position`` is 1-based (character position inside a code, or ``None``); ``line`` and ``column``
+    are used for batch rows (line 1 is the header row of the file). ``rule`` names the RULES.md §7
+    requirement number when one applies.
+    """
+
+    code: str
+    message_zh: str
+    message_en: str
+    position: int | None = None
+    found: str | None = None
+    allowed: str | None = None
+    line: int | None = None
+    column: str | None = None
+    rule: int | None = None
+    severity: str = "error"
+
+    def to_json(self) -> dict[str, Any]:
+        return {k: v for k, v in asdict(self).items() if v is not None}
+
+
+class VerifyError(Exception):
+    """Base of every error the service raises on purpose."""
+
+    reason: str = "error"
+    default_zh: str = "请求无法处理"
+    default_en: str = "The request could not be processed"
+
+    def __init__(
+        self,
+        message_zh: str | None = None,
+        message_en: str | None = None,
+        *,
+        problems: list[Problem] | tuple[Problem, ...] = (),
+        details: dict[str, Any] | None = None,
+    ) -> None:
+        self.message_zh = message_zh or self.default_zh
+        self.message_en = message_en or self.default_en
+        self.problems: tuple[Problem, ...] = tuple(problems)
+        self.details: dict[str, Any] = dict(details or {})
+        super().__init__(f"{self.reason}: {self.message_en}")
+
+    def to_json(self) -> dict[str, Any]:
+        body: dict[str, Any] = {
+            "error": self.reason,
+            "message": {"zh": self.message_zh, "en": self.message_en},
+        }
+        if self.problems:
+            body["problems"] = [p.to_json() for p in self.problems]
+        if self.details:
+            body["details"] = self.details
+        return body
+
+
+class ConfigError(VerifyError):
+    reason = "config_error"
+    default_zh = "配置错误"
+    default_en = "Configuration error"
+
+
+class InvalidInput(VerifyError):
+    reason = "invalid_input"
+    default_zh = "输入无效"
+    default_en = "Invalid input"
+
+
+class InvalidCode(InvalidInput):
+    reason = "invalid_code"
+    default_zh = "证书编号或机构代码格式无效"
+    default_en = "The certificate number or institution code is not valid"
+
+
+class InvalidId(InvalidInput):
+    reason = "invalid_id"
+    default_zh = "证件号码无效"
+    default_en = "The ID number is not valid"
+
+
+class InvalidName(InvalidInput):
+    reason = "invalid_name"
+    default_zh = "姓名无效"
+    default_en = "The name is not valid"
+
+
+class InvalidPayload(InvalidInput):
+    """A QR payload that cannot be decoded: wrong prefix, bad Base32, truncated or trailing bytes,
+    unknown version, non-canonical encoding. ``details["why"]`` names which."""
+
+    reason = "invalid_payload"
+    default_zh = "二维码内容无法识别"
+    default_en = "The QR payload cannot be decoded"
+
+
+class BatchRejected(InvalidInput):
+    """A batch had at least one bad row; ``problems`` lists every bad row. Nothing was written."""
+
+    reason = "batch_rejected"
+    default_zh = "批次被拒绝：存在不合格的行，未写入任何数据"
+    default_en = "Batch rejected: some rows are invalid; nothing was written"
+
+
+class BadFile(InvalidInput):
+    """The uploaded file itself cannot be read (type, encoding, empty, missing columns)."""
+
+    reason = "bad_file"
+    default_zh = "文件无法读取"
+    default_en = "The file cannot be read"
+
+
+class FileTooLarge(BadFile):
+    reason = "file_too_large"
+    default_zh = "文件超过大小限制"
+    default_en = "The file is larger than the size limit"
+
+
+class NotFound(VerifyError):
+    reason = "not_found"
+    default_zh = "未找到"
+    default_en = "Not found"
+
+
+class Conflict(VerifyError):
+    reason = "conflict"
+    default_zh = "与现有数据冲突"
+    default_en = "Conflicts with existing data"
+
+
+class Unauthorized(VerifyError):
+    reason = "unauthorized"
+    default_zh = "需要有效的凭证"
+    default_en = "Valid credentials are required"
+
+
+class Forbidden(VerifyError):
+    reason = "forbidden"
+    default_zh = "无权执行此操作"
+    default_en = "Not allowed"
+
+
+class RateLimited(VerifyError):
+    reason = "rate_limited"
+    default_zh = "请求过于频繁，请稍后再试"
+    default_en = "Too many requests; please try again later"
+
+
+class Unavailable(VerifyError):
+    reason = "unavailable"
+    default_zh = "服务暂时不可用，请稍后再试"
+    default_en = "The service is temporarily unavailable; please try again later"
+
+
+def mapped(exc: VerifyError, table: dict[type[VerifyError], int], default: int) -> int:
+    """The value of the most specific class of ``exc`` in ``table`` (HTTP status, exit code)."""
+    for cls in type(exc).__mro__:
+        if cls in table:
+            return table[cls]
+    return default
