@@ -19,7 +19,7 @@ from verify.errors import InvalidCode, InvalidId, InvalidName, Problem
 
 HEADER = {c.key: c.header_zh for c in batchfile.COLUMNS}
 
-# Order of the draft tuples produced here; verify.store adds institution_id, batch_id, published_at.
+# Order of the draft tuples produced here; verify.store adds institution_id and batch_id.
 DRAFT_FIELDS: tuple[str, ...] = (
     "number",
     "kind",
@@ -578,7 +578,6 @@ def copy_text(drafts: Sequence[tuple[Any, ...]], institution_id: int, batch_id: 
                 fields.append(json.dumps(value, ensure_ascii=False).translate(_ESCAPE))
             else:  # int level, date issue_date
                 fields.append(str(value))
-        fields.append("\\N")  # published_at
         lines.append("\t".join(fields))
     return ("\n".join(lines) + "\n").encode() if lines else b""
 

@@ -203,19 +203,19 @@ def cmd_keys(settings: Settings, args: argparse.Namespace) -> int:
         if args.action == "dev":
             kid = await _dev_key(settings, ring)
             if kid is None:
-                return {"created": False, "note": "an active signing key exists"}
+                return None
             where = (
                 "VERIFY_KEY_PASSPHRASE"
                 if settings.key_passphrase
                 else str(runtime.dev_passphrase_file(settings))
             )
-            return {
-                "created": True,
-                "kid": kid,
-                "private_key": str(ring.private_dir / f"{kid}.key.pem"),
-                "passphrase": where,
-                "note": "development key: for production run `verify keys generate` with your own passphrase",
-            }
+            print(
+                f"Created a development signing key {kid}: private key {ring.private_dir / (kid + '.key.pem')}, "
+                f"passphrase in {where}.\nFor production, run `verify keys generate` with your own passphrase "
+                "(keys/README.md).",
+                file=sys.stderr,
+            )
+            return None
         if args.action == "generate":
             key = await ring.generate(
                 passphrase(settings), not_before=_datetime(args.not_before), not_after=_datetime(args.not_after),
@@ -231,7 +231,9 @@ def cmd_keys(settings: Settings, args: argparse.Namespace) -> int:
             return (await ring.retire(args.kid)).to_json()
         return (await ring.compromise(args.kid)).to_json()
 
-    _print_json(_with_registry(settings, run))
+    result = _with_registry(settings, run)
+    if result is not None:
+        _print_json(result)
     return 0
 
 

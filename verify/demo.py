@@ -107,7 +107,7 @@ async def load(
                     submitted_by=TAG,
                     state="published",
                 )
-        rows = list(seed._certificate_rows(rng, plans, CERTIFICATES, batch_ids, protector, today, True))
+        rows = list(seed._certificate_rows(rng, plans, CERTIFICATES, batch_ids, protector, today))
         await store.copy_certificates(conn, rows)
         await conn.execute(
             "UPDATE batches b SET row_count = c.n, published_at = now()"
@@ -116,7 +116,7 @@ async def load(
             TAG,
         )
         for batch_id in batch_ids.values():
-            await store.save_signatures(
+            await store.copy_signatures(
                 conn,
                 issuance.sign_certificates(await store.batch_certificates_to_sign(conn, batch_id), signer),
             )

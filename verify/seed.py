@@ -13,7 +13,7 @@ import secrets
 from collections import defaultdict
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, timedelta
 from typing import Any
 
 from verify import codes, ids, names, occupations, store
@@ -135,10 +135,8 @@ def _certificate_rows(
     batch_ids: dict[tuple[int, int], int],
     protector: ids.IdProtector,
     today: date,
-    published: bool,
 ) -> Iterator[tuple[Any, ...]]:
     serials: dict[tuple[str, int, int | None], int] = defaultdict(int)
-    published_at = datetime.now(UTC) if published else None
     resident = ids.IdType.RESIDENT
     for i in range(count):
         plan = plans[i % len(plans)]
@@ -181,7 +179,6 @@ def _certificate_rows(
             "考试考核",
             None,
             None,
-            published_at,
         )
 
 
@@ -219,7 +216,7 @@ async def seed(
                     submitted_by=tag,
                     state="published" if published else "submitted",
                 )
-        rows = _certificate_rows(rng, plans, certificates, batch_ids, protector, today, published)
+        rows = _certificate_rows(rng, plans, certificates, batch_ids, protector, today)
         buffer: list[tuple[Any, ...]] = []
         for row in rows:
             buffer.append(row)

@@ -306,10 +306,16 @@ class Registry:
             b = await store.lock_batch(conn, batch_public_id)
             if b.state == "rejected":
                 raise Conflict("已驳回的批次不能发布", "a rejected batch cannot be published")
+            if b.state == "published":
+                raise Conflict(
+                    "该批次已经发布；如需重新签名请使用 verify resign",
+                    "the batch is already published; to re-sign use verify resign",
+                )
             items = await store.batch_certificates_to_sign(conn, b.id)
             signed = await asyncio.to_thread(issuance.sign_certificates, items, signer)
-            count = await store.save_signatures(conn, signed, publish=True)
+            await store.copy_signatures(conn, signed)
             await store.mark_batch_published(conn, b.id)
+            count = len(signed)
             await store.audit(
                 conn, actor, "batch.publish", batch_public_id, {"certificates": count, "kid": signer.kid}
             )
@@ -326,7 +332,7 @@ class Registry:
         async with store.transaction(self.pool) as conn:
             items = await store.certificates_signed_by(conn, kid)
             signed = await asyncio.to_thread(issuance.sign_certificates, items, signer)
-            count = await store.save_signatures(conn, signed)
+            count = await store.replace_signatures(conn, signed)
             await store.audit(
                 conn, actor, "certificates.resign", kid, {"count": count, "new_kid": signer.kid}
             )

@@ -23,14 +23,8 @@ from verify.errors import Conflict, NotFound, Unavailable
 from verify.snapshot import KeyRow
 
 # Columns written by an import, in COPY order: the checked draft's fields with the two parent ids
-# after number and kind, and published_at last (verify.batch.copy_text writes the same order).
-CERTIFICATE_COLUMNS: tuple[str, ...] = (
-    *DRAFT_FIELDS[:2],
-    "institution_id",
-    "batch_id",
-    *DRAFT_FIELDS[2:],
-    "published_at",
-)
+# after number and kind (verify.batch.copy_text writes the same order).
+CERTIFICATE_COLUMNS: tuple[str, ...] = (*DRAFT_FIELDS[:2], "institution_id", "batch_id", *DRAFT_FIELDS[2:])
 
 MIGRATION_LOCK = 0x7665726966790001  # pg_advisory_xact_lock key: "verify" + 1
 
@@ -422,7 +416,7 @@ async def existing_numbers(conn: Executor, numbers: Sequence[str]) -> set[str]:
 
 
 async def mark_batch_published(conn: Conn, batch_id: int) -> None:
-    """The batch row's state; its certificates are made public by ``save_signatures(publish=True)``."""
+    """Publication itself: a certificate is public when its batch is (one row, whatever the batch size)."""
     await conn.execute("UPDATE batches SET state = 'published', published_at = now() WHERE id = $1", batch_id)
 
 
@@ -430,7 +424,7 @@ async def mark_batch_published(conn: Conn, batch_id: int) -> None:
 
 LOOKUP_COLUMNS = (
     "c.number, c.kind, c.holder_name, c.name_key, c.id_type, c.id_tail, c.occupation_code, c.occupation_name,"
-    " c.job, c.level, c.issue_date, c.issue_form, c.status, c.published_at,"
+    " c.job, c.level, c.issue_date, c.issue_form, c.status,"
     " i.code AS institution_code, i.name AS institution_name, i.status AS institution_status,"
     " i.status_since AS institution_status_since"
 )
@@ -439,7 +433,7 @@ LOOKUP_COLUMNS = (
 async def published_certificate(conn: Executor, number: str) -> dict[str, Any] | None:
     row = await conn.fetchrow(
         f"SELECT {LOOKUP_COLUMNS} FROM certificates c JOIN institutions i ON i.id = c.institution_id"
-        " WHERE c.number = $1 AND c.published_at IS NOT NULL",
+        " JOIN batches b ON b.id = c.batch_id WHERE c.number = $1 AND b.state = 'published'",
         number,
     )
     return None if row is None else dict(row)
@@ -448,7 +442,8 @@ async def published_certificate(conn: Executor, number: str) -> dict[str, Any] |
 async def published_certificates_by_index(conn: Executor, id_index: bytes) -> list[dict[str, Any]]:
     rows = await conn.fetch(
         f"SELECT {LOOKUP_COLUMNS} FROM certificates c JOIN institutions i ON i.id = c.institution_id"
-        " WHERE c.id_index = $1 AND c.published_at IS NOT NULL ORDER BY c.issue_date DESC, c.number LIMIT 200",
+        " JOIN batches b ON b.id = c.batch_id WHERE c.id_index = $1 AND b.state = 'published'"
+        " ORDER BY c.issue_date DESC, c.number LIMIT 200",
         id_index,
     )
     return [dict(r) for r in rows]
@@ -550,36 +545,39 @@ async def batch_certificates_to_sign(conn: Executor, batch_id: int) -> list[ToSi
 
 async def certificates_signed_by(conn: Executor, kid: str) -> list[ToSign]:
     rows = await conn.fetch(
-        "SELECT number, holder_name, id_tail, occupation_code, occupation_name, job, issue_date"
-        " FROM certificates WHERE kid = $1 ORDER BY number",
+        "SELECT c.number, c.holder_name, c.id_tail, c.occupation_code, c.occupation_name, c.job, c.issue_date"
+        " FROM certificate_signatures s JOIN certificates c ON c.number = s.number WHERE s.kid = $1 ORDER BY c.number",
         kid,
     )
     return [ToSign(**dict(r)) for r in rows]
 
 
-async def save_signatures(
-    conn: Conn, rows: Sequence[tuple[str, str, bytes]], *, publish: bool = False
-) -> int:
-    """Store (number, kid, payload) for many certificates: COPY into a temp table, one UPDATE.
+async def copy_signatures(conn: Conn, rows: Sequence[tuple[str, str, bytes]]) -> None:
+    """COPY (number, kid, payload) of newly signed certificates (publication). Caller owns the transaction."""
+    await conn.copy_records_to_table(
+        "certificate_signatures", records=rows, columns=["number", "kid", "payload"]
+    )
 
-    With ``publish`` the same UPDATE makes them public, so each row is rewritten once, not twice."""
+
+async def replace_signatures(conn: Conn, rows: Sequence[tuple[str, str, bytes]]) -> int:
+    """Re-signed payloads replace the old ones (after a key compromise): temp table + one UPDATE."""
     await conn.execute(
-        "CREATE TEMP TABLE IF NOT EXISTS signed_payloads (number text, kid text, payload bytea) ON COMMIT DELETE ROWS"
+        "CREATE TEMP TABLE IF NOT EXISTS resigned (number text, kid text, payload bytea) ON COMMIT DELETE ROWS"
     )
-    await conn.copy_records_to_table("signed_payloads", records=rows, columns=["number", "kid", "payload"])
-    published = ", published_at = COALESCE(c.published_at, now())" if publish else ""
+    await conn.copy_records_to_table("resigned", records=rows, columns=["number", "kid", "payload"])
     status = await conn.execute(
-        "UPDATE certificates c SET kid = s.kid, qr_payload = s.payload, signed_at = now()"
-        + published
-        + " FROM signed_payloads s WHERE c.number = s.number"
+        "UPDATE certificate_signatures s SET kid = r.kid, payload = r.payload, signed_at = now()"
+        " FROM resigned r WHERE s.number = r.number"
     )
-    await conn.execute("TRUNCATE signed_payloads")
+    await conn.execute("TRUNCATE resigned")
     return int(status.split()[-1])
 
 
 async def qr_payload(conn: Executor, number: str) -> bytes | None:
     value = await conn.fetchval(
-        "SELECT qr_payload FROM certificates WHERE number = $1 AND published_at IS NOT NULL", number
+        "SELECT s.payload FROM certificate_signatures s JOIN certificates c ON c.number = s.number"
+        " JOIN batches b ON b.id = c.batch_id WHERE s.number = $1 AND b.state = 'published'",
+        number,
     )
     return None if value is None else bytes(value)
 
@@ -588,10 +586,10 @@ async def published_payloads(conn: Conn) -> AsyncIterator[tuple[str, bytes]]:
     """Every published, signed certificate's (number, payload), streamed (for bulk printing)."""
     async with conn.transaction():
         async for r in conn.cursor(
-            "SELECT number, qr_payload FROM certificates"
-            " WHERE published_at IS NOT NULL AND qr_payload IS NOT NULL ORDER BY number"
+            "SELECT s.number, s.payload FROM certificate_signatures s JOIN certificates c ON c.number = s.number"
+            " JOIN batches b ON b.id = c.batch_id WHERE b.state = 'published' ORDER BY s.number"
         ):
-            yield r["number"], bytes(r["qr_payload"])
+            yield r["number"], bytes(r["payload"])
 
 
 # --------------------------------------------------------------------------- certificate events
@@ -641,7 +639,7 @@ async def certificate_history(conn: Executor, number: str) -> list[dict[str, Any
 
 async def certificate_status_row(conn: Executor, number: str) -> dict[str, Any] | None:
     row = await conn.fetchrow(
-        "SELECT c.number, c.status, c.published_at, c.kid, i.code AS institution_code FROM certificates c"
+        "SELECT c.number, c.status, i.code AS institution_code FROM certificates c"
         " JOIN institutions i ON i.id = c.institution_id WHERE c.number = $1",
         number,
     )

@@ -57,7 +57,8 @@ async def test_import_and_publish_through_cli(
     code = await asyncio.to_thread(cli.main, ["publish", result["batch_id"]])
     assert code == 0
     assert await pool.fetchval(
-        "SELECT published_at IS NOT NULL FROM certificates WHERE number = $1", number_of(rows[0])
+        "SELECT b.state = 'published' FROM certificates c JOIN batches b ON b.id = c.batch_id WHERE c.number = $1",
+        number_of(rows[0]),
     )
     # a rejected batch: exit 1, JSON error with every bad row on stderr
     bad = tmp_path / "bad.csv"

@@ -34,15 +34,9 @@ async def test_good_batch_is_stored_complete_and_submitted(
     assert await count_for(pool, inst["id"]) == 5
     batch = await store.get_batch(pool, result.batch_id)
     assert batch.state == "submitted" and batch.row_count == 5
-    # Not public until published (rule 32).
-    assert (
-        await pool.fetchval(
-            "SELECT count(*) FROM certificates WHERE batch_id = (SELECT id FROM batches"
-            " WHERE public_id = $1) AND published_at IS NOT NULL",
-            result.batch_id,
-        )
-        == 0
-    )
+    # Not public until published (rule 32): no lookup finds it and it has no QR yet.
+    assert await store.published_certificate(pool, number_of(rows[0])) is None
+    assert await store.qr_payload(pool, number_of(rows[0])) is None
 
 
 async def test_reupload_returns_original_batch_and_writes_nothing(

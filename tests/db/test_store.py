@@ -48,7 +48,7 @@ async def test_certificates_must_belong_to_a_batch_of_their_institution(conn: st
     )  # fmt: skip
     row = ("S000041070700254000001", "skill_level_henan", other, batch, "张三", "张三", "resident_id",
            b"\0" * 32, b"\1" * 40, "1234", "6-20-01-01", "钳工", "--", 4, date(2025, 1, 1), "paper",
-           None, None, None, None, None)  # fmt: skip
+           None, None, None, None)  # fmt: skip
     with pytest.raises(asyncpg.ForeignKeyViolationError):
         async with conn.transaction():
             await store.copy_certificates(conn, [row])

@@ -12,6 +12,7 @@ from datetime import date
 
 import asyncpg
 import httpx
+import pytest
 import zxingcpp
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from PIL import Image
@@ -247,3 +248,23 @@ async def test_key_rotation_and_compromise_drill(
     # re-sign what A signed with B: the new prints verify again
     assert await registry.resign(signer_a.kid, actor="t", signer=signer_b) == 2
     assert (await _outcome(client, await _path(pool, number_of(rows[0]))))["outcome"] == "valid"
+
+
+async def test_publishing_twice_is_refused_and_flips_only_the_batch(
+    registry: Registry, pool: asyncpg.Pool, make_institution: InstitutionFactory, signer: Signer
+) -> None:
+    from verify.errors import Conflict
+
+    inst = await make_institution()
+    rows = [Row(inst["code"], serial=i) for i in (1, 2)]
+    result = await registry.import_batch(inst["code"], csv_bytes(rows), "twice.csv", actor="t", max_bytes=MB)
+    before = await pool.fetchval("SELECT xmin::text FROM certificates WHERE number = $1", number_of(rows[0]))
+    published = await registry.publish(result.batch_id, actor="t", signer=signer)
+    assert published["certificates"] == 2
+    # the certificate rows themselves were not rewritten: publication is the batch's state
+    assert (
+        await pool.fetchval("SELECT xmin::text FROM certificates WHERE number = $1", number_of(rows[0]))
+        == before
+    )
+    with pytest.raises(Conflict):
+        await registry.publish(result.batch_id, actor="t", signer=signer)

@@ -133,8 +133,9 @@ CREATE TABLE certificates (
     assessment_method text,
     photo_ref       text,
     extra           jsonb,                  -- 专项 fields: gender, education, score
-    status          text NOT NULL DEFAULT 'active' CHECK (status IN ('active', 'revoked', 'superseded')),
-    published_at    timestamptz             -- NULL until the batch is published; only published rows are public
+    -- Public once its batch is published (batches.state): publishing flips one batch row and
+    -- never rewrites the certificates themselves.
+    status          text NOT NULL DEFAULT 'active' CHECK (status IN ('active', 'revoked', 'superseded'))
 );
 CREATE INDEX certificates_id_index ON certificates (id_index);
 CREATE INDEX certificates_batch ON certificates (batch_id);

@@ -16,14 +16,19 @@ CREATE TABLE signing_keys (
 );
 CREATE INDEX signing_keys_kid ON signing_keys (kid);
 
-ALTER TABLE certificates
-    ADD COLUMN kid text,
-    ADD COLUMN qr_payload bytea,
-    ADD COLUMN signed_at timestamptz;
+-- The signed QR payload of each certificate, in a table of its own: publishing COPYs a batch's
+-- payloads here instead of rewriting every certificate row (a million-row UPDATE). Written only
+-- by the publishing process from certificates in the same transaction; re-signing updates rows.
+CREATE TABLE certificate_signatures (
+    number          text PRIMARY KEY,
+    kid             text NOT NULL,
+    payload         bytea NOT NULL,
+    signed_at       timestamptz NOT NULL DEFAULT now()
+);
+CREATE INDEX certificate_signatures_kid ON certificate_signatures (kid);
 
 -- The status view reloads the (few) certificates that are not active; keep that off a full scan.
 CREATE INDEX certificates_not_active ON certificates (number) WHERE status <> 'active';
-CREATE INDEX certificates_kid ON certificates (kid) WHERE kid IS NOT NULL;
 
 -- Every revocation, supersession or reversal is a new, kept record (rules 35-37).
 CREATE TABLE certificate_events (
