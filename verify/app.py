@@ -217,8 +217,9 @@ def create_app(settings: Settings, *, registry_factory: Callable[[], Awaitable[R
 
     def verification(request: Request) -> Verification:
         view = status_view(request)
+        segment = request.path_params["payload"]
         return verify_path(
-            request.path_params["payload"],
+            segment.removesuffix(".json"),  # the landing page's JSON twin (Base32 has no dots)
             view.snapshot,
             fresh=view.fresh(),
             check_signature=verify_signature,

@@ -239,7 +239,7 @@ class Pages:
         answer = {"reason": None, "certificate": None, "revocation": None, "superseded_by": None, **answer}
         tone, icon, next_key = TONES[answer["outcome"]]
         zh, en = i18n.VERDICTS[answer["outcome"]]
-        context = self._context(request, lang, None)
+        context = self._context(request, lang, f"/c/{request.path_params['payload']}.json")
         category = (answer.get("revocation") or {}).get("category")
         context.update(
             answer=answer,

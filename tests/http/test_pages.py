@@ -118,6 +118,9 @@ async def test_landing_page_and_twin(
     assert f'href="/institutions/{inst["code"]}?lang=zh"' in page.text
     twin = await client.get(path, headers={"accept": "application/json"})
     assert twin.json()["outcome"] == "valid"
+    linked = re.search(r'rel="alternate" type="application/json" href="([^"]+)"', page.text)
+    assert linked is not None and linked.group(1) == path + ".json"
+    assert (await client.get(linked.group(1))).json() == twin.json()
     english = await client.get(path + "?lang=en")
     assert "Genuine and valid" in english.text and "(UTC+8)" in english.text
 
