@@ -245,6 +245,8 @@ def create_app(settings: Settings, *, registry_factory: Callable[[], Awaitable[R
     async def qr_image(request: Request) -> Response:
         number = codes.normalize(request.path_params["number"])
         fmt = request.path_params["fmt"]
+        if fmt not in ("png", "svg"):
+            raise errors.NotFound("只提供 PNG 或 SVG 格式", "only .png and .svg are offered")
         try:
             expires = int(request.query_params.get("e", "0"))
         except ValueError:

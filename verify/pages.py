@@ -19,7 +19,8 @@ from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from verify import errors, i18n, ids
-from verify.service import NATIONAL_HOTLINE, OFFICIAL_SITES, REASON_CATEGORIES
+from verify.institutions import NATIONAL_HOTLINE, OFFICIAL_SITES
+from verify.publication import REASON_CATEGORIES
 from verify.verification import Verification
 
 CSP = (

@@ -219,6 +219,7 @@ async def test_qr_images_only_through_lookup_links(
     assert svg.status_code == 200 and svg.content.lstrip().startswith(b"<")
     tampered = links["png"].replace("t=", "t=A")
     assert (await client.get(tampered)).status_code == 403
+    assert (await client.get(links["png"].replace("qr.png", "qr.gif"))).status_code == 404
 
 
 async def test_key_rotation_and_compromise_drill(

@@ -78,14 +78,25 @@ def test_only_entry_points_read_the_environment() -> None:
 
 def test_store_and_service_do_not_import_the_web_framework() -> None:
     modules = _modules()
-    for name in ("store", "service", "runtime", "seed", "demo"):
+    for name in ("store", "service", "institutions", "publication", "runtime", "seed", "demo"):
         assert not {i for i in _imports(modules[name]) if i.startswith("starlette")}, name
 
 
 def test_sql_lives_in_store_only() -> None:
     # Other modules may hold SQL only where they orchestrate a transaction the store opened (seed/demo
     # bulk loaders); the web and CLI layers hold none.
-    for name in ("app", "cli", "service", "batch", "batchfile", "codes", "ids"):
+    for name in (
+        "app",
+        "cli",
+        "service",
+        "institutions",
+        "publication",
+        "pages",
+        "batch",
+        "batchfile",
+        "codes",
+        "ids",
+    ):
         source = (PACKAGE / f"{name}.py").read_text(encoding="utf-8")
         for keyword in ("SELECT ", "INSERT INTO", "UPDATE ", "DELETE FROM"):
             assert keyword not in source.replace("FOR UPDATE", ""), f"{keyword!r} in verify/{name}.py"
