@@ -1,3 +1,0 @@
-from verify.cli import main
-
-raise SystemExit(main())
