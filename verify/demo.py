@@ -90,9 +90,7 @@ async def load(
     rng = random.Random(RNG_SEED)
     plans = _plans()
     async with store.transaction(pool) as conn:
-        for plan in plans:
-            plan.id = await store.insert_institution(conn, plan.fields)
-            await store.add_scopes(conn, plan.id, plan.scopes)
+        await seed.file_plans(conn, plans)
         batch_ids: dict[tuple[int, int], int] = {}
         for plan in plans:
             for year in range(2019, today.year + 1):

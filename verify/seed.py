@@ -182,6 +182,13 @@ def _certificate_rows(
         )
 
 
+async def file_plans(conn: store.Conn, plans: list[InstitutionPlan]) -> None:
+    """Insert the planned institutions with their scopes; sets each plan's id."""
+    for plan in plans:
+        plan.id = await store.insert_institution(conn, plan.fields)
+        await store.add_scopes(conn, plan.id, plan.scopes)
+
+
 async def seed(
     pool: store.Pool,
     protector: ids.IdProtector,
@@ -199,9 +206,7 @@ async def seed(
     plans = plan_institutions(rng, institutions, today, frozenset(await store.all_institution_codes(pool)))
     report = SeedReport(institutions=len(plans))
     async with store.transaction(pool) as conn:
-        for plan in plans:
-            plan.id = await store.insert_institution(conn, plan.fields)
-            await store.add_scopes(conn, plan.id, plan.scopes)
+        await file_plans(conn, plans)
         batch_ids: dict[tuple[int, int], int] = {}
         for plan in plans:
             for year in range(max(2019, plan.fields["filing_date"].year), today.year + 1):

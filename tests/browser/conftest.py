@@ -40,6 +40,7 @@ from verify import demo, errors, ids, payload, store
 from verify.keyring import Keyring
 from verify.service import Registry
 from verify.signing import Signer
+from verify.verification import OUTCOMES
 
 CHROMIUM = os.environ.get("VERIFY_CHROMIUM", "/usr/bin/chromium")
 LAUNCH_ARGS = [
@@ -60,15 +61,7 @@ PHONE: dict[str, Any] = {
 }
 ARTIFACTS = ROOT / "tests" / "artifacts"
 MB = 1 << 20
-VERDICTS = (
-    "valid",
-    "revoked",
-    "superseded",
-    "issuer_suspended",
-    "issuer_terminated",
-    "forged",
-    "status_unavailable",
-)
+VERDICTS = OUTCOMES  # every verdict a scanner can meet
 
 
 # ---------------------------------------------------------------------------------------- data
