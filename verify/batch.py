@@ -295,7 +295,7 @@ def check_rows(
         raw_name = v.get("name", "")
         try:
             holder_name = names.normalize_name(raw_name)
-            name_key = names.name_key(raw_name)
+            name_key = names.key_of(holder_name)
         except InvalidName as exc:
             if exc.problems:
                 bad.extend(_relocate(p, line, "name") for p in exc.problems)

@@ -192,7 +192,13 @@ def name_key(raw: str) -> str:
     Raises InvalidName when ``normalize_name`` does, or if nothing comparable is left (a guard: an empty
     key would match every other empty key).
     """
-    s = normalize_name(raw)
+    return key_of(normalize_name(raw))
+
+
+def key_of(normalized: str) -> str:
+    """``name_key`` for a name already through ``normalize_name`` (import normalises each name once
+    for storage and derives the key from that). Raises InvalidName if nothing comparable is left."""
+    s = normalized
     # casefold() can denormalise (e.g. U+0345), hence NFKC on both sides; the dot table runs again because
     # NFKC can produce a variant (U+FF65 -> U+30FB).
     s = unicodedata.normalize("NFKC", unicodedata.normalize("NFKC", s).casefold())

@@ -107,6 +107,10 @@ class Registry(InstitutionAdmin, Publication):
         self.dsn = dsn  # for connections outside the pool (the status view's LISTEN)
         self.protector = protector
         self.id_keys = id_keys  # lets worker processes rebuild the protector for large batches
+        # QR-image link tokens are keyed from the ID index key, domain-separated; derived once.
+        self._qr_link_key = (
+            hmac.digest(id_keys.index_key, b"verify.qr-link.v1", "sha256") if id_keys is not None else None
+        )
         self.today = today
         self.parallel_min_rows = parallel_min_rows
 
@@ -324,9 +328,8 @@ class Registry(InstitutionAdmin, Publication):
 
         The image is the holder's: it is offered only in a successful lookup answer (number + name or
         ID + name), so the links are capabilities derived from the ID index key."""
-        assert self.id_keys is not None
-        key = hmac.digest(self.id_keys.index_key, b"verify.qr-link.v1", "sha256")
-        mac = hmac.digest(key, f"{number}|{expires}".encode(), "sha256")
+        assert self._qr_link_key is not None
+        mac = hmac.digest(self._qr_link_key, f"{number}|{expires}".encode(), "sha256")
         return base64.urlsafe_b64encode(mac[:16]).decode().rstrip("=")
 
     def qr_link_valid(self, number: str, expires: int, token: str, now: float) -> bool:
