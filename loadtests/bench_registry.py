@@ -28,19 +28,29 @@ from typing import Any
 import asyncpg
 import httpx
 
-from verify import batchfile, ids, occupations, seed, signing, store
-from verify.app import create_app
-from verify.cluster import EmbeddedCluster
 from verify.config import Settings
-from verify.idkeys import IdKeys
-from verify.service import Registry, shutdown_checkers
+from verify.crypto import signing
+from verify.crypto.idkeys import IdKeys
+from verify.crypto.idprotect import IdProtector
+from verify.db import certificates, institutions
+from verify.db import keys as key_rows
+from verify.db.cluster import EmbeddedCluster
+from verify.db.copy_format import COPY_COLUMNS
+from verify.db.pool import create_pool, migrate
+from verify.domain import occupations
+from verify.domain.batch import cells, columns
+from verify.domain.institution import Scope
+from verify.http.app import create_app
+from verify.services import seed
+from verify.services.imports import shutdown_checkers
+from verify.services.registry import Registry
 
 ROOT = Path(__file__).resolve().parent.parent
 BENCH_DB = "verify_bench"
 TODAY = date(2026, 11, 25)
 CODE = "S000041010088"
-HEADER = [c.header_zh for c in batchfile.COLUMNS[:9]]
-LEVEL_TEXT = batchfile.LEVEL_NAMES
+HEADER = [c.header_zh for c in columns.COLUMNS[:9]]
+LEVEL_TEXT = cells.LEVEL_TEXTS
 
 
 def make_csv(rows: int, rng: random.Random) -> tuple[bytes, list[tuple[str, str]]]:
@@ -81,10 +91,10 @@ async def main() -> None:
     await admin.execute(f"DROP DATABASE IF EXISTS {BENCH_DB} WITH (FORCE)")
     await admin.execute(f"CREATE DATABASE {BENCH_DB}")
     await admin.close()
-    pool = await store.create_pool(cluster.dsn(BENCH_DB), max_size=8)
-    await store.migrate(pool)
+    pool = await create_pool(cluster.dsn(BENCH_DB), max_size=8)
+    await migrate(pool)
     keys = IdKeys(os.urandom(32), os.urandom(32))
-    protector = ids.IdProtector(keys.index_key, keys.enc_key)
+    protector = IdProtector(keys.index_key, keys.enc_key)
     registry = Registry(pool, protector, id_keys=keys, today=lambda: TODAY)
     results: list[tuple[str, str, str]] = []
 
@@ -93,7 +103,7 @@ async def main() -> None:
     t = time.perf_counter()
     data, samples = make_csv(rows, rng)
     gen_s = time.perf_counter() - t
-    iid = await store.insert_institution(
+    iid = await institutions.insert_institution(
         pool,
         {
             "code": CODE,
@@ -104,18 +114,18 @@ async def main() -> None:
             "city_code": "01",
         },  # fmt: skip
     )
-    await store.add_scopes(
-        pool, iid,
-        [store.ScopeRow(s.code, s.name, s.job, lv, "国家职业技能标准", date(2019, 1, 1), None)
-         for s in occupations.SCOPES for lv in s.levels],
-    )  # fmt: skip
+    await institutions.add_scopes(
+        pool,
+        iid,
+        [Scope(s.code, s.name, s.job, lv, date(2019, 1, 1)) for s in occupations.SCOPES for lv in s.levels],
+    )
     t = time.perf_counter()
     result = await registry.import_batch(CODE, data, "bench.csv", actor="bench", max_bytes=len(data) + 1)
     import_s = time.perf_counter() - t
     assert result.rows == rows
 
     # The reference: the same stored rows, COPYed into an unindexed copy of the table.
-    stored = await pool.fetch(f"SELECT {', '.join(store.CERTIFICATE_COLUMNS)} FROM certificates WHERE batch_id ="
+    stored = await pool.fetch(f"SELECT {', '.join(COPY_COLUMNS)} FROM certificates WHERE batch_id ="
                               " (SELECT id FROM batches WHERE public_id = $1)", result.batch_id)  # fmt: skip
     records = [tuple(r) for r in stored]
     # LIKE without INCLUDING INDEXES/CONSTRAINTS: same columns and defaults, no indexes, no keys.
@@ -123,9 +133,7 @@ async def main() -> None:
     async with pool.acquire() as conn:
         t = time.perf_counter()
         async with conn.transaction():
-            await conn.copy_records_to_table(
-                "copy_reference", records=records, columns=list(store.CERTIFICATE_COLUMNS)
-            )
+            await conn.copy_records_to_table("copy_reference", records=records, columns=list(COPY_COLUMNS))
         copy_s = time.perf_counter() - t
     del records, stored
     await pool.execute("DROP TABLE copy_reference")
@@ -144,7 +152,7 @@ async def main() -> None:
     results.append(("verify seed: 660 institutions", f"{report.certificates / seed_s:,.0f} rows/s",
                     f"{seed_s:.1f} s for {report.certificates:,}"))  # fmt: skip
     signer = signing.Signer(signing.generate())
-    await store.insert_signing_key(pool, signer.public_key, signer.kid, datetime.now(UTC), None, "bench")
+    await key_rows.insert_signing_key(pool, signer.public_key, signer.kid, datetime.now(UTC), None, "bench")
     t = time.perf_counter()
     await registry.publish(result.batch_id, actor="bench", signer=signer)
     publish_s = time.perf_counter() - t
@@ -161,7 +169,7 @@ async def main() -> None:
     bare: list[float] = []
     for number, _ in picks[: lookups // 2]:
         t = time.perf_counter()
-        await store.published_certificate(pool, number)
+        await certificates.published_certificate(pool, number)
         bare.append(time.perf_counter() - t)
     service: list[float] = []
     for number, name in picks:

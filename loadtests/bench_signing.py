@@ -10,13 +10,19 @@ import os
 import random
 import time
 from datetime import date, timedelta
+from typing import Any
 
-from verify import demo, issuance, occupations, payload, qr, seed, signing, store
+from verify.crypto import issuance, signing
+from verify.domain import occupations, payload
+from verify.domain.certificate import record_of
+from verify.render import qr
+from verify.services import demo, seed
 
 BASE_URL = "https://verify.example.cn"
 
 
-Cert = store.ToSign
+# What publication signs: a row with the certificate's signed-record fields (RECORD_FIELDS).
+Cert = dict[str, Any]
 
 
 def certificates(n: int, rng: random.Random) -> list[Cert]:
@@ -27,15 +33,15 @@ def certificates(n: int, rng: random.Random) -> list[Cert]:
         level = s.levels[i % len(s.levels)]
         issue = date(2020, 1, 1) + timedelta(days=rng.randrange(2500))
         out.append(
-            Cert(
-                f"S000041010012{issue.year % 100:02d}{level}{i % 999999 + 1:06d}",
-                seed.random_name(rng),
-                f"{rng.randrange(10000):04d}",
-                s.code,
-                s.name,
-                s.job,
-                issue,
-            )  # fmt: skip
+            {
+                "number": f"S000041010012{issue.year % 100:02d}{level}{i % 999999 + 1:06d}",
+                "holder_name": seed.random_name(rng),
+                "id_tail": f"{rng.randrange(10000):04d}",
+                "occupation_code": s.code,
+                "occupation_name": s.name,
+                "job": s.job,
+                "issue_date": issue,
+            }
         )
     return out
 
@@ -50,7 +56,7 @@ def main() -> None:
     pair = signing.generate()
     signer = signing.Signer(pair)
     certs = certificates(n, rng)
-    message = payload.signed_message(payload.encode_body(issuance.record_of(certs[0], pair.kid)))
+    message = payload.signed_message(payload.encode_body(record_of(certs[0], pair.kid)))
 
     t = time.perf_counter()
     for _ in range(n):
@@ -83,13 +89,13 @@ def main() -> None:
 
     print("\nQR codes of the demo certificates (URL on https://verify.example.cn, 30 mm, 300 dpi)")
     print(f"{'certificate':<24} {'name':<10} {'URL chars':>9}  {'@M':<22} {'@Q':<22}")
-    demo_certs = sorted(_demo_like(rng), key=lambda c: -len(c.holder_name))[:6]
+    demo_certs = sorted(_demo_like(rng), key=lambda c: -len(c["holder_name"]))[:6]
     for c in demo_certs:
         url = payload.qr_url(
-            BASE_URL, payload.assemble(payload.encode_body(issuance.record_of(c, pair.kid)), b"\0" * 64)
+            BASE_URL, payload.assemble(payload.encode_body(record_of(c, pair.kid)), b"\0" * 64)
         )
         m, q = qr.qr_spec(url, error_correction="M"), qr.qr_spec(url, error_correction="Q")
-        print(f"{c.number:<24} {c.holder_name:<10} {len(url):>9}  "
+        print(f"{c['number']:<24} {c['holder_name']:<10} {len(url):>9}  "
               f"V{m.version} {m.module_mm:.3f} mm/module     V{q.version} {q.module_mm:.3f} mm/module")  # fmt: skip
 
 
@@ -102,8 +108,10 @@ def _demo_like(rng: random.Random) -> list[Cert]:
             name = seed.random_name(rng)
             number = (f"{20 + i % 6:02d}{plan.fields['code']}{i + 1:05d}" if plan.special
                       else f"{plan.fields['code']}25{scope.level}{i + 1:06d}")  # fmt: skip
-            out.append(Cert(number, name, "123X", scope.occupation_code, scope.occupation_name, scope.job,
-                            date(2025, 6, 1)))  # fmt: skip
+            out.append(
+                {"number": number, "holder_name": name, "id_tail": "123X", "occupation_code": scope.occupation_code,
+                 "occupation_name": scope.occupation_name, "job": scope.job, "issue_date": date(2025, 6, 1)}
+            )  # fmt: skip
     return out
 
 

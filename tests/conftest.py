@@ -14,14 +14,19 @@ import asyncpg
 import httpx
 import pytest
 
-from verify import ids, signing, store
-from verify.app import create_app
-from verify.cluster import EmbeddedCluster
 from verify.config import Settings
-from verify.idkeys import IdKeys
-from verify.keyring import Keyring
-from verify.service import Registry, shutdown_checkers
-from verify.status import StatusView
+from verify.crypto import signing
+from verify.crypto.idkeys import IdKeys
+from verify.crypto.idprotect import IdProtector
+from verify.db import institutions
+from verify.db import pool as db_pool
+from verify.db.cluster import EmbeddedCluster
+from verify.domain.institution import Scope
+from verify.http.app import create_app
+from verify.services.imports import shutdown_checkers
+from verify.services.keyring import Keyring
+from verify.services.registry import Registry
+from verify.services.status_view import StatusView
 
 ROOT = Path(__file__).resolve().parent.parent
 TODAY = date(2026, 11, 25)
@@ -85,21 +90,21 @@ def test_dsn(cluster: EmbeddedCluster) -> Iterator[str]:
 
 
 @pytest.fixture(scope="session")
-def protector() -> ids.IdProtector:
-    return ids.IdProtector(INDEX_KEY, ENC_KEY)
+def protector() -> IdProtector:
+    return IdProtector(INDEX_KEY, ENC_KEY)
 
 
 @pytest.fixture(scope="session")
 async def pool(test_dsn: str) -> AsyncIterator[asyncpg.Pool]:
-    p = await store.create_pool(test_dsn, max_size=6)
-    await store.migrate(p)
+    p = await db_pool.create_pool(test_dsn, max_size=6)
+    await db_pool.migrate(p)
     yield p
     await p.close()
     shutdown_checkers()
 
 
 @pytest.fixture(scope="session")
-async def registry(pool: asyncpg.Pool, protector: ids.IdProtector, test_dsn: str) -> Registry:
+async def registry(pool: asyncpg.Pool, protector: IdProtector, test_dsn: str) -> Registry:
     return Registry(pool, protector, id_keys=IdKeys(INDEX_KEY, ENC_KEY), today=lambda: TODAY, dsn=test_dsn)
 
 
@@ -125,7 +130,7 @@ async def status_view(pool: asyncpg.Pool, test_dsn: str, signer: signing.Signer)
 
 
 @pytest.fixture
-async def conn(pool: asyncpg.Pool) -> AsyncIterator[store.Conn]:
+async def conn(pool: asyncpg.Pool) -> AsyncIterator[db_pool.Conn]:
     """One connection inside a transaction that is rolled back after the test."""
     async with pool.acquire() as c:
         tx = c.transaction()
@@ -155,10 +160,12 @@ def make_institution(pool: asyncpg.Pool) -> InstitutionFactory:
         code: str | None = None,
         kind: str = "social",
         status: str = "active",
-        scopes: list[store.ScopeRow] | None = None,
+        scopes: list[Scope] | None = None,
         **fields: Any,
     ) -> dict[str, Any]:
-        taken = await store.all_institution_codes(pool)  # retired codes too: the 废置库 never reissues them
+        taken = await institutions.all_institution_codes(
+            pool
+        )  # retired codes too: the 废置库 never reissues them
         for _ in range(50):
             candidate = code or unique_henan_code("S" if kind == "social" else "Y")
             if candidate not in taken:
@@ -177,26 +184,23 @@ def make_institution(pool: asyncpg.Pool) -> InstitutionFactory:
             "filing_date": date(2020, 1, 1),
             **fields,
         }
-        iid = await store.insert_institution(pool, record)
+        iid = await institutions.insert_institution(pool, record)
         rows = scopes if scopes is not None else default_scopes()
-        await store.add_scopes(pool, iid, rows)
+        await institutions.add_scopes(pool, iid, rows)
         return {**record, "id": iid}
 
     return factory
 
 
-def default_scopes(since: date = date(2020, 1, 1)) -> list[store.ScopeRow]:
+def default_scopes(since: date = date(2020, 1, 1)) -> list[Scope]:
     """The §6.1 seed scope: 车工 level 5 without 工种, levels 4-1 by 工种; 钳工 all levels."""
-    rows = [store.ScopeRow("6-18-01-01", "车工", "--", 5, "国家职业技能标准", since, None)]
+    rows = [Scope("6-18-01-01", "车工", "--", 5, since)]
     rows += [
-        store.ScopeRow("6-18-01-01", "车工", job, level, "国家职业技能标准", since, None)
+        Scope("6-18-01-01", "车工", job, level, since)
         for job in ("普通车床", "数控车床")
         for level in (4, 3, 2, 1)
     ]
-    rows += [
-        store.ScopeRow("6-20-01-01", "钳工", "--", level, "国家职业技能标准", since, None)
-        for level in range(1, 6)
-    ]
+    rows += [Scope("6-20-01-01", "钳工", "--", level, since) for level in range(1, 6)]
     return rows
 
 

@@ -8,10 +8,11 @@ import itertools
 from dataclasses import dataclass, field
 from datetime import date
 
-from verify import batchfile, ids
+from verify.domain import holder_ids as ids
+from verify.domain.batch import cells, columns
 
-HEADER = [c.header_zh for c in batchfile.COLUMNS[:9]]
-LEVEL_TEXT = batchfile.LEVEL_NAMES
+HEADER = [c.header_zh for c in columns.COLUMNS[:9]]
+LEVEL_TEXT = cells.LEVEL_TEXTS
 _births = itertools.count()
 
 

@@ -14,11 +14,12 @@ from pathlib import Path
 
 import openpyxl
 
-from verify import batchfile, ids
+from verify.domain import holder_ids as ids
+from verify.domain.batch import columns
 
 DOCS = Path(__file__).resolve().parent.parent / "docs"
 INSTITUTION = "S000041010012"
-HEADER = [c.header_zh for c in batchfile.COLUMNS[:10]]
+HEADER = [c.header_zh for c in columns.COLUMNS[:10]]
 
 _PEOPLE = [
     ("李娜", "410105", date(1990, 3, 14), 21, "4-10-01-06", "家政服务员", "母婴护理员", 4),

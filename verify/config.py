@@ -9,7 +9,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from verify.errors import ConfigError
+from verify.domain.errors import ConfigError
 
 MiB = 1024 * 1024
 

@@ -23,7 +23,7 @@ from typing import Any
 import nacl.signing
 import qrcode
 
-from verify.payload import (
+from verify.domain.payload import (
     DOMAIN_TAG,
     SIGNATURE_LEN,
     CertificateRecord,
@@ -42,7 +42,7 @@ BASE_URL = "https://verify.example.cn"
 
 _SIGNING_KEY = nacl.signing.SigningKey(TEST_SEED)
 PUBLIC_KEY = bytes(_SIGNING_KEY.verify_key)
-# The format treats kid as an opaque 16-bit value. The vectors derive it the way verify.signing.kid_of
+# The format treats kid as an opaque 16-bit value. The vectors derive it the way verify.crypto.signing.kid_of
 # does (spelled out here so the vectors do not move when that module is refactored; a test checks the two
 # still agree).
 TEST_KID = hashlib.sha256(b"verify.kid.v1\x00" + PUBLIC_KEY).hexdigest()[:4]

@@ -36,11 +36,14 @@ from playwright.async_api import (
 
 from tests.conftest import ENC_KEY, INDEX_KEY, PASSPHRASE, ROOT, TODAY, default_scopes, unique_henan_code
 from tests.factories import Row, csv_bytes, number_of
-from verify import demo, errors, ids, payload, store
-from verify.keyring import Keyring
-from verify.service import Registry
-from verify.signing import Signer
-from verify.verification import OUTCOMES
+from verify.crypto.idprotect import IdProtector
+from verify.crypto.signing import Signer
+from verify.db import institutions, signatures
+from verify.domain import errors, payload
+from verify.domain.institution import Scope
+from verify.services import demo
+from verify.services.keyring import Keyring
+from verify.services.registry import Registry
 
 CHROMIUM = os.environ.get("VERIFY_CHROMIUM", "/usr/bin/chromium")
 LAUNCH_ARGS = [
@@ -61,7 +64,6 @@ PHONE: dict[str, Any] = {
 }
 ARTIFACTS = ROOT / "tests" / "artifacts"
 MB = 1 << 20
-VERDICTS = OUTCOMES  # every verdict a scanner can meet
 
 
 # ---------------------------------------------------------------------------------------- data
@@ -78,10 +80,10 @@ class DemoData:
 
 
 async def fresh_institution(
-    registry: Registry, fields: dict[str, Any] | None = None, *, scopes: list[store.ScopeRow] | None = None
+    registry: Registry, fields: dict[str, Any] | None = None, *, scopes: list[Scope] | None = None
 ) -> str:
     """Register an institution under a code nobody else in the session database uses; returns the code."""
-    taken = await store.all_institution_codes(registry.pool)
+    taken = await institutions.all_institution_codes(registry.pool)
     for _ in range(50):
         code = unique_henan_code("S")
         if code in taken:
@@ -99,8 +101,10 @@ async def fresh_institution(
             await registry.register_institution(record, actor="test:browser")
         except errors.Conflict:  # taken meanwhile
             continue
-        inst = await store.get_institution(registry.pool, code)
-        await store.add_scopes(registry.pool, inst.id, scopes if scopes is not None else default_scopes())
+        inst = await institutions.get_institution(registry.pool, code)
+        await institutions.add_scopes(
+            registry.pool, inst.id, scopes if scopes is not None else default_scopes()
+        )
         return code
     raise RuntimeError("no free institution code")  # pragma: no cover
 
@@ -113,7 +117,7 @@ async def publish_rows(registry: Registry, code: str, rows: list[Row], signer: S
 
 
 async def landing_path(pool: asyncpg.Pool, number: str) -> str:
-    data = await store.qr_payload(pool, number)
+    data = await signatures.qr_payload(pool, number)
     assert data is not None, f"{number} is not signed"
     return "/c/" + payload.to_text(data)
 
@@ -127,7 +131,7 @@ def tampered(path: str) -> str:
 
 @pytest.fixture(scope="session")
 async def demo_data(
-    registry: Registry, pool: asyncpg.Pool, protector: ids.IdProtector, signer: Signer
+    registry: Registry, pool: asyncpg.Pool, protector: IdProtector, signer: Signer
 ) -> DemoData:
     """The demo dataset (idempotent: other tests may have loaded it) plus one certificate of an
     institution terminated here, so every verdict has a URL."""

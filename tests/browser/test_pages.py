@@ -12,8 +12,9 @@ from pathlib import Path
 import pytest
 from playwright.async_api import Locator, Page, Response
 
-from tests.browser.conftest import VERDICTS, DemoData, LiveServer, NewPage, expect_status, wait_until_stale
-from verify import i18n
+from tests.browser.conftest import DemoData, LiveServer, NewPage, expect_status, wait_until_stale
+from verify.domain.verdicts import OUTCOMES
+from verify.http import i18n
 
 pytestmark = pytest.mark.browser
 
@@ -109,7 +110,7 @@ async def main_text(page: Page) -> str:
 # ------------------------------------------------------------------------------- QR landing page
 
 
-@pytest.mark.parametrize("verdict", VERDICTS)
+@pytest.mark.parametrize("verdict", OUTCOMES)
 async def test_verdict_page(
     verdict: str, new_page: NewPage, demo_data: DemoData, live_server: LiveServer, artifacts: Path,
     request: pytest.FixtureRequest,
@@ -117,7 +118,7 @@ async def test_verdict_page(
     server = request.getfixturevalue("stale_server") if verdict == "status_unavailable" else live_server
     page = await new_page(base_url=server.base)
     path = demo_data.paths[verdict]
-    zh, en = i18n.VERDICTS[verdict]
+    zh, en = OUTCOMES[verdict].headline.zh, OUTCOMES[verdict].headline.en
     for attempt in range(3):
         if attempt:  # the stale server's view reloaded (every 30 s) between the check and the page
             wait_until_stale(server)
@@ -151,7 +152,7 @@ async def test_verdict_page(
         assert i18n.t("hotline", "zh") in text and i18n.t("official_site", "zh") in text
         assert holder["name"] not in text  # nothing from a forged payload is shown as fact
     if verdict == "status_unavailable":
-        assert i18n.t("next_unavailable", "zh") in text
+        assert OUTCOMES["status_unavailable"].next_step.zh in text
     await assert_nothing_inline(page)
     # the checks stay folded until asked for, and open without script
     details = page.locator("details.checks")
@@ -237,11 +238,11 @@ async def test_language_switch_keeps_the_page(page: Page, demo_data: DemoData) -
     assert await page.locator("h1").first.inner_text() != ""
     # the choice is remembered (cookie): the next page comes in English without ?lang
     await page.goto(demo_data.paths["valid"])
-    assert await page.get_by_role("status").locator("h1").inner_text() == i18n.VERDICTS["valid"][1]
+    assert await page.get_by_role("status").locator("h1").inner_text() == OUTCOMES["valid"].headline.en
     switch_zh = page.get_by_role("link", name=i18n.t("lang_switch_label", "en"))
     async with page.expect_navigation():
         await switch_zh.click()
-    assert await page.get_by_role("status").locator("h1").inner_text() == i18n.VERDICTS["valid"][0]
+    assert await page.get_by_role("status").locator("h1").inner_text() == OUTCOMES["valid"].headline.zh
 
 
 async def test_language_switch_on_a_result_page_posts_the_lookup_again(
@@ -284,7 +285,7 @@ async def test_pages_work_without_javascript(new_page: NewPage, demo_data: DemoD
     for verdict in ("valid", "revoked", "forged"):
         landing = await page.goto(demo_data.paths[verdict] + "?lang=zh")
         assert landing is not None and landing.status == 200
-        assert await page.get_by_role("status").locator("h1").inner_text() == i18n.VERDICTS[verdict][0]
+        assert await page.get_by_role("status").locator("h1").inner_text() == OUTCOMES[verdict].headline.zh
         assert await page.locator("footer").get_by_text(i18n.t("footer", "zh")).is_visible()
         await page.locator("details.checks summary").click()
         assert await page.get_by_text(i18n.t("check_signature", "zh")).is_visible()

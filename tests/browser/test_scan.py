@@ -2,7 +2,7 @@
 
 Chromium's ``--use-fake-device-for-media-stream --use-file-for-fake-video-capture=<file>.y4m`` plays
 a Y4M video as the camera, and ``--use-fake-ui-for-media-stream`` answers the permission prompt
-(``=deny`` says no). The video is a QR code made by ``verify.qr.render_png`` (the images printed on
+(``=deny`` says no). The video is a QR code made by ``verify.render.qr.render_png`` (the images printed on
 certificates) pasted on a white 640x480 frame, written as raw YUV 4:2:0 frames (grey: U = V = 128).
 The page decodes it with the vendored qr-scanner (Linux Chromium has no BarcodeDetector, so this runs
 the library's worker decoder, under the page's real CSP) and must open /c/<payload> on this server,
@@ -34,7 +34,9 @@ from playwright.sync_api import (
 from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
 
 from tests.browser.conftest import LAUNCH_ARGS, PHONE, LiveServer
-from verify import i18n, payload, qr
+from verify.domain import payload
+from verify.http import i18n
+from verify.render import qr
 
 pytestmark = pytest.mark.browser
 

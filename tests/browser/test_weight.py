@@ -12,7 +12,7 @@ import httpx
 import pytest
 
 from tests.browser.conftest import DemoData, LiveServer
-from verify.institutions import OFFICIAL_SITES
+from verify.domain.channels import OFFICIAL_SITES
 
 pytestmark = pytest.mark.browser
 

@@ -28,9 +28,10 @@ from tests.browser.conftest import (
     publish_rows,
 )
 from tests.factories import Row, number_of
-from verify import payload, store
-from verify.service import Registry
-from verify.signing import Signer
+from verify.crypto.signing import Signer
+from verify.domain import payload
+from verify.domain.institution import Scope
+from verify.services.registry import Registry
 
 pytestmark = pytest.mark.browser
 
@@ -56,12 +57,9 @@ class Hostile:
     signed_fields: dict[str, str]
 
 
-def _scopes() -> list[store.ScopeRow]:
+def _scopes() -> list[Scope]:
     since = date(2020, 1, 1)
-    return [
-        store.ScopeRow("6-20-01-01", OCCUPATION, JOB, level, "国家职业技能标准", since, None)
-        for level in (4, 3)
-    ]
+    return [Scope("6-20-01-01", OCCUPATION, JOB, level, since) for level in (4, 3)]
 
 
 @pytest.fixture(scope="module")

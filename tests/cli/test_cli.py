@@ -11,8 +11,8 @@ import pytest
 from tests.conftest import ENC_KEY, INDEX_KEY, PASSPHRASE, InstitutionFactory
 from tests.factories import Row, csv_bytes, number_of
 from verify import cli
-from verify.keyring import Keyring
-from verify.signing import Signer
+from verify.crypto.signing import Signer
+from verify.services.keyring import Keyring
 
 
 @pytest.fixture

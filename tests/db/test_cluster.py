@@ -1,4 +1,4 @@
-"""verify.cluster against real PostgreSQL binaries (no mocks of the server).
+"""verify.db.cluster against real PostgreSQL binaries (no mocks of the server).
 
 Every test gets its own root under /tmp (short socket paths, nothing under var/), and the fixture's
 finalizer stops every server a test started, even when the test failed.
@@ -24,9 +24,9 @@ from typing import Any, TypeVar
 import asyncpg
 import pytest
 
-from verify import cluster as cluster_mod
-from verify.cluster import EmbeddedCluster, find_postgres_bin
-from verify.errors import ConfigError
+from verify.db import cluster as cluster_mod
+from verify.db.cluster import EmbeddedCluster, find_postgres_bin
+from verify.domain.errors import ConfigError
 
 pytestmark = pytest.mark.db
 
@@ -159,7 +159,7 @@ def _starter(root: Path, *, hold: bool) -> subprocess.Popen[str]:
     code = (
         "import sys, time\n"
         "from pathlib import Path\n"
-        "from verify.cluster import EmbeddedCluster\n"
+        "from verify.db.cluster import EmbeddedCluster\n"
         "print(EmbeddedCluster(Path(sys.argv[1])).ensure_running(), flush=True)\n"
         "if sys.argv[2] == 'hold':\n"
         "    time.sleep(600)\n"

@@ -11,9 +11,10 @@ import pytest
 
 from tests.conftest import InstitutionFactory
 from tests.factories import Row, csv_bytes, number_of
-from verify import store
-from verify.errors import BadFile, BatchRejected, FileTooLarge, Forbidden
-from verify.service import Registry
+from verify.db import batches, certificates, signatures
+from verify.domain.errors import BadFile, BatchRejected, FileTooLarge, Forbidden
+from verify.domain.institution import Scope
+from verify.services.registry import Registry
 
 MB = 1024 * 1024
 
@@ -32,11 +33,11 @@ async def test_good_batch_is_stored_complete_and_submitted(
     result = await registry.import_batch(inst["code"], csv_bytes(rows), "r.csv", actor="t", max_bytes=MB)
     assert result.created and result.state == "submitted" and result.rows == 5
     assert await count_for(pool, inst["id"]) == 5
-    batch = await store.get_batch(pool, result.batch_id)
+    batch = await batches.get_batch(pool, result.batch_id)
     assert batch.state == "submitted" and batch.row_count == 5
     # Not public until published (rule 32): no lookup finds it and it has no QR yet.
-    assert await store.published_certificate(pool, number_of(rows[0])) is None
-    assert await store.qr_payload(pool, number_of(rows[0])) is None
+    assert await certificates.published_certificate(pool, number_of(rows[0])) is None
+    assert await signatures.qr_payload(pool, number_of(rows[0])) is None
 
 
 async def test_reupload_returns_original_batch_and_writes_nothing(
@@ -141,9 +142,7 @@ async def test_rule_42_scope_addition_counts_only_from_its_date(
     registry: Registry, make_institution: InstitutionFactory
 ) -> None:
     added = date(2024, 6, 1)
-    inst = await make_institution(
-        scopes=[store.ScopeRow("6-20-01-01", "钳工", "--", 4, "国家职业技能标准", added, None)]
-    )
+    inst = await make_institution(scopes=[Scope("6-20-01-01", "钳工", "--", 4, added)])
     before = Row(inst["code"], serial=1, issue_date=date(2024, 5, 31))
     with pytest.raises(BatchRejected) as info:
         await registry.import_batch(inst["code"], csv_bytes([before]), "b.csv", actor="t", max_bytes=MB)

@@ -8,10 +8,11 @@ import asyncpg
 import pytest
 
 from tests.conftest import InstitutionFactory, unique_henan_code
-from verify import store
-from verify.errors import Conflict, InvalidCode, NotFound
-from verify.service import Registry
-from verify.signing import Signer
+from verify.crypto.signing import Signer
+from verify.db import institutions
+from verify.db import pool as db_pool
+from verify.domain.errors import Conflict, InvalidCode, NotFound
+from verify.services.registry import Registry
 
 
 async def test_rule_40_retired_code_resolvable_and_never_reassigned(
@@ -19,8 +20,8 @@ async def test_rule_40_retired_code_resolvable_and_never_reassigned(
 ) -> None:
     absorbing = await make_institution()
     absorbed = await make_institution()
-    async with store.transaction(pool) as conn:
-        await store.set_institution_status(
+    async with db_pool.transaction(pool) as conn:
+        await institutions.set_institution_status(
             conn,
             absorbed["id"],
             "merged",
@@ -30,14 +31,14 @@ async def test_rule_40_retired_code_resolvable_and_never_reassigned(
             decided_by="t",
             merged_into=absorbing["code"],
         )
-        await store.retire_code(conn, absorbed["id"], absorbed["code"], date(2025, 1, 1), "并入")
+        await institutions.retire_code(conn, absorbed["id"], absorbed["code"], date(2025, 1, 1), "并入")
         # The merged institution's row takes a new internal code so the old one could be "free" in the
         # unique index; the 废置库 must still refuse to hand it to anyone else.
         await conn.execute("UPDATE institutions SET code = code || '-retired' WHERE id = $1", absorbed["id"])
     view = await registry.institution_view(absorbed["code"])
     assert view["requested_code_retired"] is True and view["status"]["code"] == "merged"
     with pytest.raises(Conflict) as info:
-        await store.insert_institution(
+        await institutions.insert_institution(
             pool, {"code": absorbed["code"], "kind": "social", "name": "新机构", "filing_authority": "city"}
         )
     assert info.value.details["rule"] == 40
@@ -81,7 +82,7 @@ async def test_rule_52_alias_resolves(
 ) -> None:
     inst = await make_institution()
     alias = "豫鉴" + inst["code"][-4:]
-    await store.add_alias(pool, inst["id"], alias, "原鉴定所代码")
+    await institutions.add_alias(pool, inst["id"], alias, "原鉴定所代码")
     v = await registry.institution_view(alias)
     assert v["code"] == inst["code"] and {"code": alias, "note": "原鉴定所代码"} in v["aliases"]
 
@@ -162,6 +163,6 @@ async def test_rule_38_suspension_leaves_issued_certificates_valid(
         inst["code"], "suspended", effective=date(2026, 6, 1), reason="第十三条", document_ref=None, actor="t"
     )
     answer = await registry.lookup_by_number(number_of(row), row.name)
-    cert = answer.certificates[0]
+    cert = answer.to_json()["certificates"][0]
     assert cert["status"] == "valid" and cert["institution"]["status"] == "suspended"
     assert cert["issuer_notice"] and "仍然有效" in cert["issuer_notice"]["zh"]

@@ -8,9 +8,11 @@ import asyncpg
 import pytest
 
 from tests.conftest import ENC_KEY, INDEX_KEY, TEST_DB, TODAY
-from verify import demo, ids
-from verify.cluster import EmbeddedCluster
-from verify.signing import Signer
+from verify.crypto.idprotect import IdProtector
+from verify.crypto.signing import Signer
+from verify.db.cluster import EmbeddedCluster
+from verify.domain import holder_ids as ids
+from verify.services import demo
 
 ID_PATTERN = re.compile(rb"(?<![0-9])[0-9]{17}[0-9Xx](?![0-9])")
 BYTEA_HEX = re.compile(rb"\\\\x[0-9a-f]+")
@@ -18,7 +20,7 @@ BYTEA_HEX = re.compile(rb"\\\\x[0-9a-f]+")
 
 @pytest.mark.slow
 async def test_pg_dump_of_demo_database_contains_no_id_number(
-    pool: asyncpg.Pool, protector: ids.IdProtector, cluster: EmbeddedCluster, signer: Signer
+    pool: asyncpg.Pool, protector: IdProtector, cluster: EmbeddedCluster, signer: Signer
 ) -> None:
     await demo.load(pool, protector, today=TODAY, signer=signer)
     listed = await demo.certificates(pool, protector)

@@ -7,9 +7,10 @@ import openpyxl
 
 from tests import make_samples
 from tests.conftest import TODAY
-from verify import demo, ids
-from verify.service import Registry
-from verify.signing import Signer
+from verify.crypto.idprotect import IdProtector
+from verify.crypto.signing import Signer
+from verify.services import demo
+from verify.services.registry import Registry
 
 MB = 1024 * 1024
 
@@ -23,7 +24,7 @@ def test_committed_samples_match_the_generator() -> None:
 
 
 async def test_samples_import_into_demo_data(
-    registry: Registry, pool: asyncpg.Pool, protector: ids.IdProtector, signer: Signer
+    registry: Registry, pool: asyncpg.Pool, protector: IdProtector, signer: Signer
 ) -> None:
     await demo.load(pool, protector, today=TODAY, signer=signer)
     for name in ("sample-batch.csv", "sample-batch.xlsx"):

@@ -8,66 +8,73 @@ import asyncpg
 import pytest
 
 from tests.conftest import unique_henan_code
-from verify import store
-from verify.errors import Conflict
+from verify.db import audit, batches, certificates, institutions
+from verify.db import pool as db_pool
+from verify.domain.certificate import Certificate
+from verify.domain.codes import CodeKind
+from verify.domain.errors import Conflict
+from verify.domain.holder_ids import IdType
 
 
-async def _institution(conn: store.Conn) -> tuple[int, str]:
+async def _institution(conn: db_pool.Conn) -> tuple[int, str]:
     code = unique_henan_code("S", city="07", first="7")
-    iid = await store.insert_institution(
+    iid = await institutions.insert_institution(
         conn, {"code": code, "kind": "social", "name": "事务内测试机构", "filing_authority": "city"}
     )
     return iid, code
 
 
 async def test_migrations_are_applied_once(pool: asyncpg.Pool) -> None:
-    assert await store.migrate(pool) == []
+    assert await db_pool.migrate(pool) == []
     names = [r["name"] for r in await pool.fetch("SELECT name FROM schema_migrations ORDER BY name")]
     assert names == ["001_registry.sql", "002_signing.sql"]
 
 
-async def test_rule_40_trigger_refuses_a_retired_code(conn: store.Conn) -> None:
+async def test_rule_40_trigger_refuses_a_retired_code(conn: db_pool.Conn) -> None:
     iid, code = await _institution(conn)
-    await store.retire_code(conn, iid, code, date(2025, 1, 1), "终止备案")
+    await institutions.retire_code(conn, iid, code, date(2025, 1, 1), "终止备案")
     await conn.execute("UPDATE institutions SET code = code || '-old' WHERE id = $1", iid)
     # a savepoint that sees the error rolls back to it, so the test's transaction goes on
     with pytest.raises(Conflict):
         async with conn.transaction():
-            await store.insert_institution(
+            await institutions.insert_institution(
                 conn, {"code": code, "kind": "social", "name": "另一机构", "filing_authority": "city"}
             )
-    assert await store.all_institution_codes(conn) >= {code}
+    assert await institutions.all_institution_codes(conn) >= {code}
 
 
-async def test_certificates_must_belong_to_a_batch_of_their_institution(conn: store.Conn) -> None:
+async def test_certificates_must_belong_to_a_batch_of_their_institution(conn: db_pool.Conn) -> None:
     iid, _ = await _institution(conn)
     other, _ = await _institution(conn)
-    batch = await store.insert_batch(
+    batch = await batches.insert_batch(
         conn, public_id="BTESTSTORE0001", institution_id=iid, file_sha256="x", filename="x.csv",
         file_format="csv", row_count=1, submitted_by="t",
     )  # fmt: skip
-    row = ("S000041070700254000001", "skill_level_henan", other, batch, "张三", "张三", "resident_id",
-           b"\0" * 32, b"\1" * 40, "1234", "6-20-01-01", "钳工", "--", 4, date(2025, 1, 1), "paper",
-           None, None, None, None)  # fmt: skip
+    cert = Certificate(
+        number="S000041070700254000001", kind=CodeKind.SKILL_LEVEL_HENAN, holder_name="张三", name_key="张三",
+        id_type=IdType.RESIDENT, id_index=b"\0" * 32, id_cipher=b"\1" * 40, id_tail="1234",
+        occupation_code="6-20-01-01", occupation_name="钳工", job="--", level=4, issue_date=date(2025, 1, 1),
+    )  # fmt: skip
     with pytest.raises(asyncpg.ForeignKeyViolationError):
         async with conn.transaction():
-            await store.copy_certificates(conn, [row])
-    good = (row[0], row[1], iid, *row[3:])
-    await store.copy_certificates(conn, [good])
+            await certificates.copy_certificates(conn, [(cert, other, batch)])
+    await certificates.copy_certificates(conn, [(cert, iid, batch)])
     with pytest.raises(asyncpg.RestrictViolationError):
         async with conn.transaction():
-            await conn.execute("UPDATE certificates SET batch_id = batch_id + 1 WHERE number = $1", row[0])
+            await conn.execute(
+                "UPDATE certificates SET batch_id = batch_id + 1 WHERE number = $1", cert.number
+            )
 
 
-async def test_rule_37_nothing_is_deleted(conn: store.Conn) -> None:
+async def test_rule_37_nothing_is_deleted(conn: db_pool.Conn) -> None:
     for table in ("certificates", "batches", "institutions", "certificate_events", "signing_keys"):
         with pytest.raises(asyncpg.RestrictViolationError):
             async with conn.transaction():
                 await conn.execute(f"DELETE FROM {table} WHERE false")
 
 
-async def test_audit_log_is_append_only(conn: store.Conn) -> None:
-    await store.audit(conn, "t", "test", None, {"x": 1})
+async def test_audit_log_is_append_only(conn: db_pool.Conn) -> None:
+    await audit.audit(conn, "t", "test", None, {"x": 1})
     for statement in ("DELETE FROM audit_log", "UPDATE audit_log SET actor = 'x'"):
         with pytest.raises(asyncpg.RaiseError):
             async with conn.transaction():

@@ -7,8 +7,8 @@ import pytest
 
 from tests.conftest import InstitutionFactory
 from tests.factories import Row, csv_bytes, holder_id, number_of
-from verify.service import Registry
-from verify.signing import Signer
+from verify.crypto.signing import Signer
+from verify.services.registry import Registry
 
 MB = 1024 * 1024
 

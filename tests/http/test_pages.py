@@ -11,15 +11,25 @@ import pytest
 
 from tests.conftest import InstitutionFactory
 from tests.factories import Row, csv_bytes, number_of
-from verify import i18n, payload, store
-from verify.service import Registry
-from verify.signing import Signer
+from verify.crypto.signing import Signer
+from verify.db import signatures
+from verify.domain import payload
+from verify.domain.verdicts import CHECK_STATES, FORGED_REASONS, OUTCOMES
+from verify.http import i18n
+from verify.services.registry import Registry
 
 MB = 1 << 20
 
 
 def test_every_text_has_both_languages() -> None:
-    for key, (zh, en) in {**i18n.TEXT, **i18n.VERDICTS}.items():
+    outcome_texts = {
+        f"{slug}.{part}": (getattr(o, part).zh, getattr(o, part).en)
+        for slug, o in OUTCOMES.items()
+        for part in ("message", "headline", "next_step")
+    }
+    more = {f"check.{k}": (t.zh, t.en) for k, t in CHECK_STATES.items()}
+    more |= {f"forged.{k}": (t.zh, t.en) for k, t in FORGED_REASONS.items()}
+    for key, (zh, en) in {**i18n.TEXT, **outcome_texts, **more}.items():
         assert zh.strip() and en.strip(), key
         assert re.search(r"[\u4e00-\u9fff]", zh) or key == "lang_switch", (
             f"{key}: Chinese text expected first"
@@ -109,7 +119,7 @@ async def test_landing_page_and_twin(
     row = Row(inst["code"], serial=1, name="王芳")
     result = await registry.import_batch(inst["code"], csv_bytes([row]), "l.csv", actor="t", max_bytes=MB)
     await registry.publish(result.batch_id, actor="t", signer=signer)
-    data = await store.qr_payload(pool, number_of(row))
+    data = await signatures.qr_payload(pool, number_of(row))
     assert data is not None
     path = "/c/" + payload.to_text(data)
     page = await client.get(path)

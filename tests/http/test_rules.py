@@ -12,11 +12,14 @@ import pytest
 
 from tests.conftest import InstitutionFactory
 from tests.factories import Row, csv_bytes, number_of
-from verify import codes, occupations, payload, qr, store
-from verify.errors import BatchRejected
-from verify.keyring import Keyring
-from verify.service import Registry
-from verify.signing import Signer
+from verify.crypto.signing import Signer
+from verify.db import signatures
+from verify.domain import codes, occupations, payload
+from verify.domain.errors import BatchRejected
+from verify.domain.institution import SPECIAL_STANDARD, Scope
+from verify.render import qr
+from verify.services.keyring import Keyring
+from verify.services.registry import Registry
 
 MB = 1 << 20
 
@@ -86,7 +89,7 @@ async def test_rule_29_special_ability_certificates_have_no_level(
     code = f"1601{'5'}{(await pool.fetchval('SELECT count(*) FROM institutions')) % 900 + 100:03d}"
     inst = await make_institution(
         code=code, kind="special_assessor",
-        scopes=[store.ScopeRow("", "家庭餐制作", "--", None, "专项职业能力考核规范", date(2020, 1, 1), None)],
+        scopes=[Scope("", "家庭餐制作", "--", None, date(2020, 1, 1), None, SPECIAL_STANDARD)],
     )  # fmt: skip
     number = f"25{inst['code']}00001"
     header = "证书编号,姓名,证件类型,证件号码,职业名称,发证日期\n"
@@ -220,7 +223,7 @@ async def test_rule_66_67_68_signed_fields_then_online_status_and_rotation(
     inst = await make_institution()
     row = Row(inst["code"], serial=1, name="周芷若")
     await _publish(registry, signer, [row])
-    data = await store.qr_payload(pool, number_of(row))
+    data = await signatures.qr_payload(pool, number_of(row))
     assert data is not None
     record = payload.decode(data)[0]  # rule 66: the printed fields are what is signed
     assert (record.number, record.holder_name, record.occupation_name, record.issue_date) == (

@@ -19,11 +19,12 @@ from PIL import Image
 
 from tests.conftest import PASSPHRASE, InstitutionFactory
 from tests.factories import Row, csv_bytes, number_of
-from verify import payload, store
-from verify.keyring import Keyring
-from verify.service import Registry
-from verify.signing import Signer
-from verify.status import StatusView
+from verify.crypto.signing import Signer
+from verify.db import signatures
+from verify.domain import payload
+from verify.services.keyring import Keyring
+from verify.services.registry import Registry
+from verify.services.status_view import StatusView
 
 MB = 1 << 20
 
@@ -39,7 +40,7 @@ async def _signed(
 
 
 async def _path(pool: asyncpg.Pool, number: str) -> str:
-    data = await store.qr_payload(pool, number)
+    data = await signatures.qr_payload(pool, number)
     assert data is not None
     return payload.to_text(data)
 
@@ -68,7 +69,7 @@ async def test_publish_signs_every_certificate(
 ) -> None:
     rows = await _signed(registry, make_institution, signer)
     for row in rows:
-        data = await store.qr_payload(pool, number_of(row))
+        data = await signatures.qr_payload(pool, number_of(row))
         assert data is not None
         record, body, signature = payload.decode(data)
         assert record.number == number_of(row) and record.holder_name == row.name
@@ -149,7 +150,7 @@ async def test_forged_payloads(
     signer: Signer,
 ) -> None:  # fmt: skip
     rows = await _signed(registry, make_institution, signer, n=1)
-    data = await store.qr_payload(pool, number_of(rows[0]))
+    data = await signatures.qr_payload(pool, number_of(rows[0]))
     assert data is not None
     record, body, signature = payload.decode(data)
     # the holder name changed on a copy of the payload, signature kept
@@ -254,7 +255,7 @@ async def test_key_rotation_and_compromise_drill(
 async def test_publishing_twice_is_refused_and_flips_only_the_batch(
     registry: Registry, pool: asyncpg.Pool, make_institution: InstitutionFactory, signer: Signer
 ) -> None:
-    from verify.errors import Conflict
+    from verify.domain.errors import Conflict
 
     inst = await make_institution()
     rows = [Row(inst["code"], serial=i) for i in (1, 2)]

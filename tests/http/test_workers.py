@@ -19,10 +19,11 @@ import pytest
 
 from tests.conftest import ENC_KEY, INDEX_KEY, PASSPHRASE, InstitutionFactory
 from tests.factories import Row, csv_bytes, number_of
-from verify import payload, store
-from verify.keyring import Keyring
-from verify.service import Registry
-from verify.signing import Signer
+from verify.crypto.signing import Signer
+from verify.db import signatures
+from verify.domain import payload
+from verify.services.keyring import Keyring
+from verify.services.registry import Registry
 
 pytestmark = pytest.mark.slow
 
@@ -85,7 +86,7 @@ async def test_revocation_reaches_every_worker_within_one_second(
         inst["code"], csv_bytes([row]), "w.csv", actor="t", max_bytes=1 << 20
     )
     await registry.publish(result.batch_id, actor="t", signer=signer)
-    data = await store.qr_payload(pool, number_of(row))
+    data = await signatures.qr_payload(pool, number_of(row))
     assert data is not None
     url = f"{server}/api/v1/verify/{payload.to_text(data)}"
     async with httpx.AsyncClient(limits=httpx.Limits(max_keepalive_connections=0)) as c:

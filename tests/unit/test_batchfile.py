@@ -1,4 +1,4 @@
-"""Unit tests for verify.batchfile: reading CSV/XLSX batches and the cell parsers.
+"""Reading CSV/XLSX batches (verify.files), the template columns and the cell parsers (verify.domain.batch).
 
 Every fixture file is built here, in memory, so the tests say exactly what bytes they feed in.
 """
@@ -19,21 +19,16 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from verify.batchfile import (
-    COLUMNS,
-    COLUMNS_BY_KEY,
-    ID_TYPES,
-    LEVEL_NAMES,
-    BatchFile,
-    RawRow,
+from verify.domain.batch.cells import (
+    LEVEL_TEXTS,
     normalize_job,
     parse_issue_date,
     parse_issue_form,
     parse_level,
-    read_batch_file,
-    template_csv,
 )
-from verify.errors import BadFile, FileTooLarge
+from verify.domain.batch.columns import COLUMNS, COLUMNS_BY_KEY, ID_TYPES, RawRow, template_csv
+from verify.domain.errors import BadFile, FileTooLarge
+from verify.files.batchfile import BatchFile, read_batch_file
 
 MB = 1024 * 1024
 LIMIT = 50 * MB
@@ -711,8 +706,8 @@ def test_parse_level_rejects(text: str) -> None:
 
 
 def test_level_names_follow_rule_22() -> None:
-    assert LEVEL_NAMES[1] == "一级 / 高级技师"
-    for n, name in LEVEL_NAMES.items():
+    assert LEVEL_TEXTS[1] == "一级 / 高级技师"
+    for n, name in LEVEL_TEXTS.items():
         assert parse_level(name) == n
 
 

@@ -1,4 +1,4 @@
-"""verify.codes: one test per RULES.md §7.1 rule (1–12, 15–19) and §7.7 rule 70, plus the §2.3 table.
+"""verify.domain.codes: one test per RULES.md §7.1 rule (1–12, 15–19) and §7.7 rule 70, plus the §2.3 table.
 
 Rules 13 and 14 (duplicates and serial gaps) need a batch or the database and are tested there.
 """
@@ -12,10 +12,10 @@ from typing import Any
 
 import pytest
 
-from verify.codes import (
+from verify.domain.codes import (
     HENAN_CITIES,
     LEVEL_NAMES,
-    PROVINCES,
+    NUMBER_PROVINCES,
     REFERENCE_VERSION,
     CertificateNumber,
     CodeCheck,
@@ -26,7 +26,7 @@ from verify.codes import (
     normalize,
     parse_certificate_number,
 )
-from verify.errors import InvalidCode, Problem
+from verify.domain.errors import InvalidCode, Problem
 
 TODAY = date(2026, 11, 25)
 
@@ -50,7 +50,7 @@ def only_problem(result: CodeCheck) -> Problem:
 
 
 def reference_json() -> dict[str, Any]:
-    text = (files("verify") / "reference" / "codes-v1.json").read_text(encoding="utf-8")
+    text = (files("verify.domain") / "data" / "codes-v1.json").read_text(encoding="utf-8")
     data: dict[str, Any] = json.loads(text)
     return data
 
@@ -145,9 +145,9 @@ def test_rule_04_institution_code_0000_is_province_filed_else_mohrss() -> None:
 
 
 def test_rule_05_province_14_is_shanxi() -> None:
-    assert PROVINCES["14"] == "山西省"
-    assert PROVINCES["61"] == "陕西省"
-    assert list(PROVINCES.values()).count("陕西省") == 1
+    assert NUMBER_PROVINCES["14"] == "山西省"
+    assert NUMBER_PROVINCES["61"] == "陕西省"
+    assert list(NUMBER_PROVINCES.values()).count("陕西省") == 1
     assert check("Y000014000001213000015").parts["province"] == {"code": "14", "name": "山西省"}
 
 
@@ -446,7 +446,7 @@ def test_rule_19_tables_are_versioned_with_seed_labels() -> None:
     data = reference_json()
     assert REFERENCE_VERSION == data["version"] == "codes-v1"
     assert data["source"] and data["provinces"]["source"] and data["henan_cities"]["source"]
-    assert len(PROVINCES) == 35 and dict(PROVINCES) == data["provinces"]["codes"]
+    assert len(NUMBER_PROVINCES) == 35 and dict(NUMBER_PROVINCES) == data["provinces"]["codes"]
     assert "陕西省" in data["provinces"]["fixes"][0]  # the one deviation from the seed is documented
     assert dict(HENAN_CITIES) == data["henan_cities"]["codes"]
     assert (HENAN_CITIES["00"], HENAN_CITIES["18"], HENAN_CITIES["23"], HENAN_CITIES["28"]) == (

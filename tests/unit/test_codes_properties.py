@@ -1,4 +1,4 @@
-"""verify.codes properties: numbers generated from the grammar (RULES.md §2.1, §2.2, §2.4) against the
+"""verify.domain.codes properties: numbers generated from the grammar (RULES.md §2.1, §2.2, §2.4) against the
 checker, the parser and the normaliser."""
 
 from __future__ import annotations
@@ -9,16 +9,16 @@ from datetime import date
 from hypothesis import assume, given
 from hypothesis import strategies as st
 
-from verify.codes import (
+from verify.domain.codes import (
     HENAN_CITIES,
-    PROVINCES,
+    NUMBER_PROVINCES,
     CodeKind,
     check_certificate_number,
     check_code,
     normalize,
     parse_certificate_number,
 )
-from verify.errors import InvalidCode
+from verify.domain.errors import InvalidCode
 
 TODAY = date(2026, 11, 25)
 
@@ -31,7 +31,7 @@ def _digits(n: int) -> st.SearchStrategy[str]:
 def skill_level_numbers(draw: st.DrawFn) -> str:
     """Valid 22-character numbers, national and Henan, years 2000..today."""
     letter = draw(st.sampled_from("YS"))
-    province = draw(st.sampled_from(sorted(PROVINCES)))
+    province = draw(st.sampled_from(sorted(NUMBER_PROVINCES)))
     site = (
         draw(st.sampled_from(sorted(HENAN_CITIES))) + draw(_digits(4))
         if province == "41"

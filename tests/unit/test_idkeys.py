@@ -1,4 +1,4 @@
-"""verify.idkeys: load-or-create of the ID blind-index and encryption keys."""
+"""verify.crypto.idkeys: load-or-create of the ID blind-index and encryption keys."""
 
 from __future__ import annotations
 
@@ -11,10 +11,11 @@ from pathlib import Path
 
 import pytest
 
-from verify import idkeys
-from verify.errors import ConfigError
-from verify.idkeys import IdKeys, load_or_create_id_keys
-from verify.ids import IdProtector, IdType
+from verify.crypto import idkeys
+from verify.crypto.idkeys import IdKeys, load_or_create_id_keys
+from verify.crypto.idprotect import IdProtector
+from verify.domain.errors import ConfigError
+from verify.domain.holder_ids import IdType
 
 K1 = bytes(range(32))
 K2 = bytes(range(32, 64))

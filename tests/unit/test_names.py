@@ -1,4 +1,4 @@
-"""verify.names: storage form and match key of holder names (SECURITY.md §2.3, S15)."""
+"""verify.domain.names: storage form and match key of holder names (SECURITY.md §2.3, S15)."""
 
 from __future__ import annotations
 
@@ -8,8 +8,8 @@ import pytest
 from hypothesis import assume, given
 from hypothesis import strategies as st
 
-from verify.errors import InvalidName
-from verify.names import DOT_VARIANTS, MAX_NAME_LENGTH, MIDDLE_DOT, name_key, normalize_name
+from verify.domain.errors import InvalidName
+from verify.domain.names import DOT_VARIANTS, MAX_NAME_LENGTH, MIDDLE_DOT, name_key, normalize_name
 
 DOTS = [
     "\u00b7",  # the correct one (GB18030 A1A4)

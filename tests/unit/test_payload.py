@@ -1,4 +1,4 @@
-"""verify.payload: the signed QR record (docs/QR-FORMAT.md). Hand-picked records, every rejection slug,
+"""verify.domain.payload: the signed QR record (docs/QR-FORMAT.md). Hand-picked records, every rejection slug,
 Base32 canonicality, URL form and the size budget (ARCHITECTURE.md: version 10 at M or better)."""
 
 from __future__ import annotations
@@ -11,8 +11,8 @@ import nacl.signing
 import pytest
 import qrcode
 
-from verify.errors import InvalidPayload
-from verify.payload import (
+from verify.domain.errors import InvalidPayload
+from verify.domain.payload import (
     DOMAIN_TAG,
     MAX_PAYLOAD_LEN,
     MAX_TEXT_LEN,

@@ -1,4 +1,4 @@
-"""verify.payload properties: generated records round-trip; arbitrary bytes and text raise nothing but
+"""verify.domain.payload properties: generated records round-trip; arbitrary bytes and text raise nothing but
 InvalidPayload (SECURITY.md S14); whatever decodes is canonical (re-encodes to the same bytes)."""
 
 from __future__ import annotations
@@ -11,9 +11,9 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from tests.unit.test_payload import HAND_PICKED
-from verify.codes import HENAN_CITIES, PROVINCES
-from verify.errors import InvalidPayload
-from verify.payload import (
+from verify.domain.codes import HENAN_CITIES, NUMBER_PROVINCES
+from verify.domain.errors import InvalidPayload
+from verify.domain.payload import (
     MAX_PAYLOAD_LEN,
     SIGNATURE_LEN,
     CertificateRecord,
@@ -36,7 +36,7 @@ def _digits(n: int) -> st.SearchStrategy[str]:
 @st.composite
 def skill_level_numbers(draw: st.DrawFn) -> str:
     letter = draw(st.sampled_from("YS"))
-    province = draw(st.sampled_from(sorted(PROVINCES)))
+    province = draw(st.sampled_from(sorted(NUMBER_PROVINCES)))
     site = (
         draw(st.sampled_from(sorted(HENAN_CITIES))) + draw(_digits(4))
         if province == "41"

@@ -16,8 +16,9 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from tests.assets import make_payload_vectors as generator
-from verify.errors import InvalidPayload
-from verify.payload import (
+from verify.crypto.signing import kid_of
+from verify.domain.errors import InvalidPayload
+from verify.domain.payload import (
     DOMAIN_TAG,
     CertificateRecord,
     decode,
@@ -27,7 +28,6 @@ from verify.payload import (
     signed_message,
     to_text,
 )
-from verify.signing import kid_of
 
 VECTORS: dict[str, Any] = json.loads(generator.VECTORS_PATH.read_text(encoding="utf-8"))
 
@@ -44,7 +44,7 @@ def test_header_fields() -> None:
     assert VECTORS["test_seed_hex"] == bytes(range(32)).hex()
     public_key = bytes.fromhex(VECTORS["public_key_hex"])
     assert bytes(nacl.signing.SigningKey(bytes(range(32))).verify_key) == public_key
-    # The vectors spell out verify.signing.kid_of; the two must agree.
+    # The vectors spell out verify.crypto.signing.kid_of; the two must agree.
     assert VECTORS["kid"] == kid_of(public_key)
     assert "TEST ONLY" in VECTORS["comment"]
 

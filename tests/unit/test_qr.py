@@ -1,4 +1,4 @@
-"""verify.qr: version choice, whole-dot module sizes, exact PNG and SVG output, the render cache.
+"""verify.render.qr: version choice, whole-dot module sizes, exact PNG and SVG output, the render cache.
 
 Every image is checked against the matrix ``qrcode`` produces and read back with zxing-cpp, so a
 renderer that is off by one module, one dot or one quiet-zone row fails here, not on paper.
@@ -22,7 +22,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from PIL import Image
 
-from verify import qr
+from verify.render import qr
 
 PREFIX = "HTTPS://VERIFY.EXAMPLE.CN/C/"
 QR_ONLY = zxingcpp.BarcodeFormats(zxingcpp.BarcodeFormat.QRCode)
@@ -49,7 +49,7 @@ URL_300 = base32_url(300)  # near the top of V10 at M (311 chars)
 
 
 def reference_matrix(data: str, ec: str) -> list[list[bool]]:
-    """The symbol straight from qrcode, independent of verify.qr's own copy."""
+    """The symbol straight from qrcode, independent of verify.render.qr's own copy."""
     code = qrcode.QRCode(version=None, error_correction=EC[ec], box_size=1, border=0)
     code.add_data(data)
     code.make(fit=True)

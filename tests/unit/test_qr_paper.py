@@ -32,7 +32,7 @@ import pytest
 import zxingcpp
 from PIL import Image, ImageChops, ImageFilter
 
-from verify import qr
+from verify.render import qr
 
 PREFIX = "HTTPS://VERIFY.EXAMPLE.CN/C/"
 QR_ONLY = zxingcpp.BarcodeFormats(zxingcpp.BarcodeFormat.QRCode)

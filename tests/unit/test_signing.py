@@ -1,4 +1,4 @@
-"""verify.signing: kid, key pairs, signatures (checked against ``cryptography`` as an independent
+"""verify.crypto.signing: kid, key pairs, signatures (checked against ``cryptography`` as an independent
 Ed25519 implementation), encrypted key files and public JWKs."""
 
 from __future__ import annotations
@@ -25,8 +25,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey,
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from verify.errors import ConfigError, InvalidInput
-from verify.signing import (
+from verify.crypto.signing import (
     KeyPair,
     Signer,
     export_public,
@@ -38,6 +37,7 @@ from verify.signing import (
     sign_many,
     verify_signature,
 )
+from verify.domain.errors import ConfigError, InvalidInput
 
 # RFC 8032 §7.1 TEST 1-3: (seed, public key, message, signature).
 RFC8032 = [
@@ -67,7 +67,7 @@ SEED_1 = bytes.fromhex(RFC8032[0][0])
 
 
 def pair_from_seed(seed: bytes) -> KeyPair:
-    # Built with cryptography, not verify.signing, so the tests do not derive keys with the code under test.
+    # Built with cryptography, not verify.crypto.signing, so the tests do not derive keys with the code under test.
     public = Ed25519PrivateKey.from_private_bytes(seed).public_key().public_bytes_raw()
     return KeyPair(kid=kid_of(public), public_key=public, seed=seed)
 

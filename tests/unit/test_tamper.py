@@ -10,9 +10,11 @@ from datetime import UTC, date, datetime
 
 import pytest
 
-from verify import payload, signing
-from verify.snapshot import KeyRow, Snapshot, build_snapshot
-from verify.verification import verify_payload
+from verify.crypto import signing
+from verify.domain import payload
+from verify.domain.institution import IssuerState
+from verify.domain.snapshot import KeyRecord, Snapshot, build_snapshot
+from verify.domain.verification import verify_payload
 
 SEED = bytes(range(32))  # test-only key
 PAIR = signing.pair_from_seed(SEED)
@@ -25,11 +27,9 @@ NOW = datetime(2026, 11, 25, tzinfo=UTC)
 
 
 def _snapshot(status: str = "active") -> Snapshot:
-    key = KeyRow(PAIR.public_key, PAIR.kid, NOW, None, status, NOW, None)
-    institutions = [
-        {"code": "S000041010012", "name": "测试机构", "status": "active", "status_since": date(2020, 1, 1)}
-    ]
-    return build_snapshot([], institutions, [key], NOW)
+    key = KeyRecord(PAIR.public_key, PAIR.kid, NOW, None, status, NOW, None)
+    institutions = [IssuerState("S000041010012", "测试机构", "active", date(2020, 1, 1))]
+    return build_snapshot({}, institutions, [key], NOW)
 
 
 def _sign(record: payload.CertificateRecord, signer: signing.Signer = SIGNER) -> bytes:

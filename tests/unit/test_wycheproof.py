@@ -16,7 +16,7 @@ import pytest
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
-from verify.signing import verify_signature
+from verify.crypto.signing import verify_signature
 
 VECTORS = Path(__file__).resolve().parents[1] / "assets" / "wycheproof" / "ed25519_test.json"
 # Upstream git blob of testvectors_v1/ed25519_test.json (tests/assets/wycheproof/README.md).

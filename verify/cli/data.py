@@ -1,0 +1,113 @@
+"""Generated data: ``verify seed`` (synthetic, at scale) and ``verify demo`` (what ``make run`` loads)."""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+from collections.abc import Callable
+from typing import Any
+
+from verify.cli.common import passphrase, print_json, with_registry
+from verify.config import Settings
+from verify.domain import errors, payload
+from verify.domain.clock import today_cst
+from verify.services import demo, runtime, seed
+from verify.services.registry import Registry
+
+
+def cmd_seed(settings: Settings, args: argparse.Namespace) -> int:
+    async def run(reg: Registry) -> seed.SeedReport:
+        return await seed.seed(
+            reg.pool,
+            reg.protector,
+            institutions=args.institutions,
+            certificates=args.certificates,
+            today=today_cst(),
+            rng_seed=args.seed,
+            published=not args.unpublished,
+        )
+
+    report = with_registry(settings, run)
+    print_json(
+        {"institutions": report.institutions, "certificates": report.certificates, "batches": report.batches}
+    )
+    return 0
+
+
+def cmd_demo(settings: Settings, args: argparse.Namespace) -> int:
+    async def run(reg: Registry) -> tuple[bool, list[dict[str, str]]]:
+        created = False
+        if args.ensure and not await demo.is_loaded(reg.pool):
+            signer = await runtime.keyring(settings, reg.pool).signer(passphrase(settings))
+            created = await demo.load(reg.pool, reg.protector, today=today_cst(), signer=signer)
+        if not await demo.is_loaded(reg.pool):
+            raise errors.NotFound(
+                "尚未加载演示数据：运行 verify demo --ensure", "no demo data yet: run verify demo --ensure"
+            )
+        return created, await demo.certificates(reg.pool, reg.protector)
+
+    created, certs = with_registry(settings, run)
+    urls: dict[str, str] = {}
+    if args.summary:
+
+        async def payloads(reg: Registry) -> dict[str, str]:
+            found = {}
+            for _label, cert in _verdicts(certs):
+                with contextlib.suppress(errors.NotFound):
+                    found[cert["number"]] = payload.qr_url(
+                        settings.public_url, await reg.qr_payload(cert["number"])
+                    )
+            return found
+
+        urls = with_registry(settings, payloads)
+    if args.summary:
+        if created:
+            print(f"Loaded the demo data: {len(certs)} certificates.")
+        print("Demo certificates to try (number / holder name):")
+        for c in _showcase(certs):
+            print(f"  {c['number']}  {c['name']}  ({c['institution_name']})")
+        print("Scan or open a verdict (QR URLs of demo certificates):")
+        for label, cert in _verdicts(certs):
+            print(f"  {label:<18} {urls.get(cert['number'], '(not signed)')}")
+        print("All demo certificates: .venv/bin/verify demo   (JSON lines, with synthetic ID numbers)")
+        return 0
+    for c in certs:
+        print(json.dumps(c, ensure_ascii=False))
+    return 0
+
+
+def _verdicts(certs: list[dict[str, str]]) -> list[tuple[str, dict[str, str]]]:
+    """One demo certificate per verdict a scanner can meet."""
+    picks: list[tuple[str, Callable[[dict[str, str]], bool]]] = [
+        ("valid", lambda c: c["institution"] == "S000041010012" and c["status"] == "active"),
+        ("revoked", lambda c: c["status"] == "revoked"),
+        ("superseded", lambda c: c["status"] == "superseded"),
+        ("issuer suspended", lambda c: c["institution"] == "S000041030007"),
+    ]
+    out = []
+    for label, test in picks:
+        cert = next((c for c in certs if test(c)), None)
+        if cert is not None:
+            out.append((label, cert))
+    return out
+
+
+def _showcase(certs: list[dict[str, str]]) -> list[dict[str, str]]:
+    first_active = next(c for c in certs if c["institution"] == "S000041010012" and c["status"] == "active")
+    suspended_issuer = next((c for c in certs if c["institution"] == "S000041030007"), None)
+    return [first_active] + ([suspended_issuer] if suspended_issuer else [])
+
+
+def register(sub: Any) -> None:
+    s = sub.add_parser("seed", help="generate synthetic institutions and certificates into the database")
+    s.add_argument("--institutions", type=int, default=20)
+    s.add_argument("--certificates", type=int, default=1000)
+    s.add_argument("--seed", type=int, default=None, help="random seed (repeatable data)")
+    s.add_argument("--unpublished", action="store_true", help="leave the generated batches unpublished")
+    s.set_defaults(fn=cmd_seed)
+
+    s = sub.add_parser("demo", help="print the demo certificates as JSON lines")
+    s.add_argument("--ensure", action="store_true", help="load the demo data first if it is missing")
+    s.add_argument("--summary", action="store_true", help="print a short human summary instead of JSON lines")
+    s.set_defaults(fn=cmd_demo)

@@ -1,0 +1,144 @@
+"""SQL for certificates: bulk writes by COPY, public reads, and certificate events.
+
+The COPY column list is derived from the certificate model (``verify.domain.certificate.FIELDS``),
+so a field added to the model is a column written here without another list to edit; a test
+checks the list against the table itself.
+"""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import date
+from typing import Any
+
+from verify.db.copy_format import COPY_COLUMNS
+from verify.db.pool import Conn, Executor
+from verify.domain.certificate import FIELDS, Certificate, Published, values_of
+from verify.domain.codes import CodeKind
+from verify.domain.events import EVENT_STATUS
+from verify.domain.holder_ids import IdType
+from verify.domain.institution import IssuerState
+
+# A certificate placed in the registry: (certificate, institution id, batch id).
+Placed = tuple[Certificate, int, int]
+
+
+def certificate_of(row: Mapping[str, Any]) -> Certificate:
+    """The model from a row holding every column of ``FIELDS``."""
+    values = {name: row[name] for name in FIELDS}
+    values["kind"] = CodeKind(values["kind"])
+    values["id_type"] = IdType(values["id_type"])
+    return Certificate(**values)
+
+
+async def copy_certificates(conn: Conn, placed: Iterable[Placed]) -> None:
+    """COPY certificates with their parents. Caller owns the transaction."""
+    await conn.copy_records_to_table(
+        "certificates",
+        records=[(*values_of(c), inst, bid) for c, inst, bid in placed],
+        columns=list(COPY_COLUMNS),
+    )
+
+
+async def copy_certificates_text(conn: Conn, data: bytes) -> None:
+    """COPY certificates from ``copy_format.copy_text`` output. Caller owns the transaction."""
+    await conn.copy_to_table(
+        "certificates", source=io.BytesIO(data), columns=list(COPY_COLUMNS), format="text"
+    )
+
+
+async def existing_numbers(conn: Executor, numbers: Sequence[str]) -> set[str]:
+    rows = await conn.fetch("SELECT number FROM certificates WHERE number = ANY($1::text[])", list(numbers))
+    return {r["number"] for r in rows}
+
+
+_PUBLISHED = (
+    "SELECT " + ", ".join(f"c.{name}" for name in FIELDS) + ", c.status,"
+    " i.code AS issuer_code, i.name AS issuer_name, i.status AS issuer_status, i.status_since AS issuer_since"
+    " FROM certificates c JOIN institutions i ON i.id = c.institution_id JOIN batches b ON b.id = c.batch_id"
+)
+
+
+def _published(row: Mapping[str, Any]) -> Published:
+    issuer = IssuerState(row["issuer_code"], row["issuer_name"], row["issuer_status"], row["issuer_since"])
+    return Published(certificate_of(row), row["status"], issuer)
+
+
+async def published_certificate(conn: Executor, number: str) -> Published | None:
+    """The certificate with this number if its batch is published."""
+    row = await conn.fetchrow(_PUBLISHED + " WHERE c.number = $1 AND b.state = 'published'", number)
+    return None if row is None else _published(dict(row))
+
+
+async def published_certificates_by_index(conn: Executor, id_index: bytes) -> list[Published]:
+    """The published certificates of one holder (by the ID's blind index), newest first."""
+    rows = await conn.fetch(
+        _PUBLISHED
+        + " WHERE c.id_index = $1 AND b.state = 'published' ORDER BY c.issue_date DESC, c.number LIMIT 200",
+        id_index,
+    )
+    return [_published(dict(r)) for r in rows]
+
+
+async def record_certificate_event(
+    conn: Conn,
+    number: str,
+    event: str,
+    *,
+    effective: date,
+    reason_category: str,
+    reason: str,
+    decided_by: str,
+    document_ref: str | None,
+    served: str | None,
+    superseded_by: str | None,
+    recorded_by: str,
+) -> None:
+    """Append the event and set the certificate's current status (rule 36: history kept)."""
+    await conn.execute(
+        "INSERT INTO certificate_events (number, event, effective, reason_category, reason, decided_by,"
+        " document_ref, served, superseded_by, recorded_by) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+        number,
+        event,
+        effective,
+        reason_category,
+        reason,
+        decided_by,
+        document_ref,
+        served,
+        superseded_by,
+        recorded_by,
+    )
+    await conn.execute("UPDATE certificates SET status = $2 WHERE number = $1", number, EVENT_STATUS[event])
+
+
+async def certificate_history(conn: Executor, number: str) -> list[dict[str, Any]]:
+    rows = await conn.fetch(
+        "SELECT event, effective, reason_category, decided_by, document_ref, superseded_by, recorded_at"
+        " FROM certificate_events WHERE number = $1 ORDER BY id",
+        number,
+    )
+    return [dict(r) for r in rows]
+
+
+async def certificate_status_row(conn: Executor, number: str) -> dict[str, Any] | None:
+    row = await conn.fetchrow(
+        "SELECT c.number, c.status, i.code AS institution_code FROM certificates c"
+        " JOIN institutions i ON i.id = c.institution_id WHERE c.number = $1",
+        number,
+    )
+    return None if row is None else dict(row)
+
+
+async def certificates_submitted_by(conn: Executor, submitted_by: str) -> list[dict[str, Any]]:
+    """Every certificate of the batches a generator tagged ``submitted_by`` (the demo listing), with
+    its status and issuer, ordered by institution and number."""
+    rows = await conn.fetch(
+        "SELECT c.number, c.holder_name, c.id_cipher, c.kind, c.status, i.code AS issuer_code,"
+        " i.name AS issuer_name FROM certificates c"
+        " JOIN batches b ON b.id = c.batch_id JOIN institutions i ON i.id = c.institution_id"
+        " WHERE b.submitted_by = $1 ORDER BY i.id, c.number",
+        submitted_by,
+    )
+    return [dict(r) for r in rows]

@@ -1,0 +1,104 @@
+"""The connection pool, migrations and transactions: what every SQL module of the service shares.
+
+Domain modules never import asyncpg; they receive plain values and domain objects from ``verify.db``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.resources
+import json
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+import asyncpg
+from asyncpg.pool import PoolConnectionProxy
+
+from verify.domain.errors import Conflict, Unavailable
+
+# A connection checked out of a pool, a bare connection, or the pool itself all run queries.
+Conn = asyncpg.Connection | PoolConnectionProxy
+Executor = asyncpg.Connection | PoolConnectionProxy | asyncpg.Pool
+Pool = asyncpg.Pool
+
+# What a database that is down, restarting or unreachable raises; callers above this layer catch
+# these without importing the driver.
+DATABASE_ERRORS: tuple[type[BaseException], ...] = (OSError, asyncpg.PostgresError, asyncpg.InterfaceError)
+UniqueViolation = asyncpg.UniqueViolationError
+
+MIGRATION_LOCK = 0x7665726966790001  # pg_advisory_xact_lock key: "verify" + 1
+
+
+def _jsonb_encode(value: Any) -> bytes:
+    # jsonb binary wire format: a version byte (1) then the JSON text; binary so COPY can use it.
+    return b"\x01" + json.dumps(value, ensure_ascii=False).encode()
+
+
+def _jsonb_decode(data: bytes) -> Any:
+    return json.loads(data[1:])
+
+
+async def _init_connection(conn: Conn) -> None:
+    await conn.set_type_codec(
+        "jsonb", encoder=_jsonb_encode, decoder=_jsonb_decode, schema="pg_catalog", format="binary"
+    )
+
+
+async def create_pool(dsn: str, *, min_size: int = 1, max_size: int = 10) -> asyncpg.Pool:
+    """Open a pool. Raises Unavailable when the database cannot be reached."""
+    try:
+        pool = await asyncpg.create_pool(
+            dsn, min_size=min_size, max_size=max_size, init=_init_connection, command_timeout=60
+        )
+    except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
+        raise Unavailable(details={"cause": type(exc).__name__}) from exc
+    assert pool is not None
+    return pool
+
+
+def _migrations() -> list[tuple[str, str]]:
+    folder = importlib.resources.files("verify.db") / "migrations"
+    files = sorted(p.name for p in folder.iterdir() if p.name.endswith(".sql"))
+    return [(name, (folder / name).read_text(encoding="utf-8")) for name in files]
+
+
+async def migrate(pool: asyncpg.Pool) -> list[str]:
+    """Apply pending migrations in order, each in its own transaction; returns the names applied.
+
+    Several processes may start at once (workers, CLI): the advisory lock makes them take turns.
+    """
+    applied: list[str] = []
+    async with pool.acquire() as conn, conn.transaction():
+        await conn.execute("SELECT pg_advisory_xact_lock($1)", MIGRATION_LOCK)
+        await conn.execute(
+            "CREATE TABLE IF NOT EXISTS schema_migrations ("
+            " name text PRIMARY KEY, sha256 text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())"
+        )
+        done = {
+            r["name"]: r["sha256"] for r in await conn.fetch("SELECT name, sha256 FROM schema_migrations")
+        }
+        for name, sql in _migrations():
+            digest = hashlib.sha256(sql.encode()).hexdigest()
+            if name in done:
+                if done[name] != digest:
+                    raise Conflict(
+                        f"迁移文件 {name} 在应用后被修改",
+                        f"migration {name} was changed after it was applied",
+                    )
+                continue
+            await conn.execute(sql)
+            await conn.execute("INSERT INTO schema_migrations (name, sha256) VALUES ($1, $2)", name, digest)
+            applied.append(name)
+    return applied
+
+
+async def ping(conn: Executor) -> None:
+    """Raises when the database does not answer."""
+    await conn.fetchval("SELECT 1")
+
+
+@asynccontextmanager
+async def transaction(pool: asyncpg.Pool) -> AsyncIterator[Conn]:
+    async with pool.acquire() as conn, conn.transaction():
+        yield conn

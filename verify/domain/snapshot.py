@@ -1,0 +1,66 @@
+"""What the status view holds: plain, immutable data (no I/O), shared by the view and verification.
+
+Only what can change after a certificate is signed: certificates that are no longer active, the
+issuers' names and states, and the signing keys with their states.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import date, datetime
+
+from verify.domain.institution import IssuerState
+
+
+@dataclass(frozen=True, slots=True)
+class KeyRecord:
+    """A signing key as the registry knows it: the public half, its window and its state.
+
+    ``not_before``/``not_after`` bound when the key may *sign*; its signatures keep verifying after
+    the window ends unless the key is ``compromised`` (docs/QR-FORMAT.md §11).
+    """
+
+    public_key: bytes
+    kid: str
+    not_before: datetime
+    not_after: datetime | None
+    status: str  # active | retired | compromised
+    status_since: datetime
+    note: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class CertificateState:
+    status: str  # revoked | superseded
+    effective: date | None
+    reason_category: str | None
+    superseded_by: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class Snapshot:
+    certificates: dict[str, CertificateState]
+    institutions: dict[str, IssuerState]
+    keys_by_kid: dict[str, tuple[KeyRecord, ...]]
+    as_of: datetime
+    loaded_at: float = field(compare=False)  # time.monotonic() of the load, for freshness checks
+
+
+def build_snapshot(
+    certificates: dict[str, CertificateState],
+    institutions: Iterable[IssuerState],
+    keys: Iterable[KeyRecord],
+    as_of: datetime,
+) -> Snapshot:
+    by_kid: dict[str, list[KeyRecord]] = {}
+    for k in keys:
+        by_kid.setdefault(k.kid, []).append(k)
+    return Snapshot(
+        certificates=certificates,
+        institutions={i.code: i for i in institutions},
+        keys_by_kid={kid: tuple(states) for kid, states in by_kid.items()},
+        as_of=as_of,
+        loaded_at=time.monotonic(),
+    )

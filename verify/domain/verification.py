@@ -1,0 +1,134 @@
+"""Verifying a scanned QR payload: authenticity from the signature, status from the status view.
+
+The two answers are kept apart and both are reported (``checks``), with ``status_as_of``: a good
+signature never becomes "valid" without a status source (then the outcome is status_unavailable).
+Pure: the caller passes the payload, a status snapshot and the signature-check function.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from verify.domain import payload
+from verify.domain.certificate import record_fields
+from verify.domain.errors import InvalidPayload
+from verify.domain.snapshot import Snapshot
+from verify.domain.verdicts import FORGED_REASONS, OUTCOMES
+
+
+@dataclass(frozen=True, slots=True)
+class Verification:
+    outcome: str
+    checks: dict[str, str]
+    status_as_of: str | None
+    reason: str | None = None
+    certificate: dict[str, Any] | None = None
+    details: dict[str, Any] = field(default_factory=dict)
+
+    def to_json(self) -> dict[str, Any]:
+        body: dict[str, Any] = {
+            "outcome": self.outcome,
+            "message": OUTCOMES[self.outcome].message.to_json(),
+            "checks": self.checks,
+            "status_as_of": self.status_as_of,
+        }
+        if self.reason:
+            body["reason"] = {"code": self.reason, **FORGED_REASONS[self.reason].to_json()}
+        if self.certificate is not None:
+            body["certificate"] = self.certificate
+        body.update(self.details)
+        return body
+
+
+def verify_path(
+    segment: str,
+    snapshot: Snapshot | None,
+    *,
+    fresh: bool,
+    check_signature: Callable[[bytes, bytes, bytes], bool],
+) -> Verification:
+    """``verify_payload`` for the Base32 text of a /c/<payload> URL. Never raises."""
+    try:
+        data = payload.payload_from_path(segment)
+    except InvalidPayload as exc:
+        return _malformed(exc, snapshot)
+    return verify_payload(data, snapshot, fresh=fresh, check_signature=check_signature)
+
+
+def _malformed(exc: InvalidPayload, snapshot: Snapshot | None) -> Verification:
+    return Verification(
+        "forged", {"format": "failed", "signature": "not_checked", "status": "not_checked"},
+        snapshot.as_of.isoformat() if snapshot is not None else None,
+        reason="malformed", details={"format_error": exc.details.get("why")},
+    )  # fmt: skip
+
+
+def verify_payload(
+    data: bytes,
+    snapshot: Snapshot | None,
+    *,
+    fresh: bool,
+    check_signature: Callable[[bytes, bytes, bytes], bool],
+) -> Verification:
+    """Decode, check the signature against every key with the kid, then read the status. Never raises."""
+    as_of = snapshot.as_of.isoformat() if snapshot is not None else None
+    try:
+        record, body, signature = payload.decode(data)
+    except InvalidPayload as exc:
+        return _malformed(exc, snapshot)
+    if snapshot is None:
+        return Verification("status_unavailable", {"format": "ok", "signature": "not_checked", "status": "unavailable"},
+                            None)  # fmt: skip
+    candidates = snapshot.keys_by_kid.get(record.kid, ())
+    if not candidates:
+        return Verification("forged", {"format": "ok", "signature": "unknown_key", "status": "not_checked"}, as_of,
+                            reason="unknown_key")  # fmt: skip
+    message = payload.signed_message(body)
+    key = next((k for k in candidates if check_signature(k.public_key, message, signature)), None)
+    if key is None:
+        return Verification("forged", {"format": "ok", "signature": "failed", "status": "not_checked"}, as_of,
+                            reason="bad_signature")  # fmt: skip
+    if key.status == "compromised":
+        return Verification(
+            "forged", {"format": "ok", "signature": "key_compromised", "status": "not_checked"}, as_of,
+            reason="key_compromised", details={"key": {"kid": key.kid, "compromised_since": key.status_since.isoformat()}},
+        )  # fmt: skip
+    printed = _printed_fields(record, snapshot)
+    if not fresh:
+        return Verification("status_unavailable", {"format": "ok", "signature": "ok", "status": "unavailable"}, as_of,
+                            certificate=printed)  # fmt: skip
+    checks = {"format": "ok", "signature": "ok", "status": "ok"}
+    state = snapshot.certificates.get(record.number)
+    if state is not None and state.status == "revoked":
+        return Verification(
+            "revoked", checks, as_of, certificate=printed,
+            details={"revocation": {"effective": _iso(state.effective), "category": state.reason_category}},
+        )  # fmt: skip
+    if state is not None and state.status == "superseded":
+        return Verification(
+            "superseded", checks, as_of, certificate=printed,
+            details={"superseded_by": state.superseded_by, "effective": _iso(state.effective)},
+        )  # fmt: skip
+    issuer = snapshot.institutions.get(record.institution_key)
+    if issuer is not None and issuer.status == "suspended":
+        return Verification("issuer_suspended", checks, as_of, certificate=printed,
+                            details={"issuer_since": issuer.since.isoformat()})  # fmt: skip
+    if issuer is not None and issuer.status == "terminated":
+        return Verification("issuer_terminated", checks, as_of, certificate=printed,
+                            details={"issuer_since": issuer.since.isoformat()})  # fmt: skip
+    return Verification("valid", checks, as_of, certificate=printed)
+
+
+def _printed_fields(record: payload.CertificateRecord, snapshot: Snapshot) -> dict[str, Any]:
+    """What is printed on the paper: the scanner holds it, so the QR path may show it (never the full ID)."""
+    return {
+        **record_fields(record, snapshot.institutions.get(record.institution_key)),
+        "id_tail": record.id_tail,
+        "kid": record.kid,
+    }
+
+
+def _iso(value: Any) -> str | None:
+    return None if value is None else str(value.isoformat())

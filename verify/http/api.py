@@ -1,0 +1,292 @@
+"""The JSON API (``/api/v1``, the JWKS, health). Views are thin: they parse the request, call a
+use case of ``verify.services``, and render JSON. Personal data (names, ID numbers) is accepted
+only in POST bodies and never logged."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+import logging
+import os
+import time
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import BaseRoute, Route
+
+from verify.config import Settings
+from verify.crypto.signing import public_jwk, verify_signature
+from verify.domain import codes, errors, payload
+from verify.domain.clock import today_cst
+from verify.domain.institution import Institution
+from verify.domain.verification import Verification, verify_path
+from verify.http.errors import JSON
+from verify.http.ratelimit import SlidingWindow
+from verify.render.qr import QrCache
+from verify.services.registry import Registry
+from verify.services.status_view import StatusView
+
+log = logging.getLogger("verify.http")
+
+LOOKUP_BODY_LIMIT = 4096
+MULTIPART_SLACK = 1024 * 1024
+QR_LINK_SECONDS = 3600
+
+
+def registry(request: Request) -> Registry:
+    reg: Registry = request.app.state.registry
+    return reg
+
+
+def status_view(request: Request) -> StatusView:
+    view: StatusView = request.app.state.status_view
+    return view
+
+
+class Api:
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.per_ip = SlidingWindow(settings.lookup_per_minute, 60.0)
+        self.failed_names = SlidingWindow(settings.lookup_fails_per_number, 24 * 3600.0)
+        self.images = QrCache()
+
+    def routes(self) -> list[BaseRoute]:
+        upload_limit = self.settings.max_upload_bytes + MULTIPART_SLACK
+        return [
+            Route("/api/v1", self.index),
+            Route("/healthz", self.healthz),
+            Route("/api/v1/codes/{number:path}", self.check_number),
+            Route("/api/v1/lookup", self.lookup, methods=["POST"], max_body_size=LOOKUP_BODY_LIMIT),
+            Route("/api/v1/institutions/{code}", self.institution),
+            Route("/api/v1/batches", self.upload_batch, methods=["POST"], max_body_size=upload_limit),
+            Route("/api/v1/batches/{batch_id}", self.get_batch),
+            Route("/api/v1/verify/{payload}", self.verify),
+            Route("/.well-known/verify-keys.json", self.jwks),
+            Route("/api/v1/certificates/{number}/qr.{fmt:str}", self.qr_image),
+        ]
+
+    # ------------------------------------------------------------------ shared with the pages
+
+    async def lookup_answer(self, request: Request, body: dict[str, Any]) -> dict[str, Any]:
+        """The one lookup path for the API and the form: rate limits, then number+name or ID+name.
+        Raises RateLimited, InvalidInput (and its InvalidCode / InvalidId)."""
+        if not self.per_ip.allow(_client_address(request, self.settings.trust_proxy)):
+            raise errors.RateLimited()
+        name = _text(body, "name", required=True)
+        if body.get("number"):
+            number = codes.normalize(_text(body, "number", required=True))
+            if self.failed_names.exhausted(number):
+                raise errors.RateLimited()
+            answer = await registry(request).lookup_by_number(number, name)
+            if not answer.found:
+                self.failed_names.hit(number)
+        elif body.get("id_number"):
+            answer = await registry(request).lookup_by_id(
+                _text(body, "id_number", required=True), name, _text(body, "id_type") or "resident_id"
+            )
+        else:
+            raise errors.InvalidInput(
+                "请提供 number（证书编号）或 id_number（证件号码），以及 name（姓名）",
+                "give number (certificate number) or id_number (ID number), and name",
+            )
+        return self._with_qr_links(request, answer.to_json())
+
+    def verification(self, request: Request) -> Verification:
+        view = status_view(request)
+        segment = request.path_params["payload"]
+        return verify_path(
+            segment.removesuffix(".json"),  # the landing page's JSON twin (Base32 has no dots)
+            view.snapshot,
+            fresh=view.fresh(),
+            check_signature=verify_signature,
+        )
+
+    def _with_qr_links(self, request: Request, answer: dict[str, Any]) -> dict[str, Any]:
+        """Successful lookups carry short-lived links to the holder's QR images."""
+        if answer.get("found"):
+            expires = int(time.time()) + QR_LINK_SECONDS
+            for cert in answer["certificates"]:
+                token = registry(request).qr_link_token(cert["number"], expires)
+                base = f"/api/v1/certificates/{cert['number']}/qr"
+                cert["qr"] = {fmt: f"{base}.{fmt}?e={expires}&t={token}" for fmt in ("png", "svg")}
+        return answer
+
+    # ------------------------------------------------------------------ views
+
+    async def index(self, request: Request) -> Response:
+        return JSON(
+            {
+                "service": "verify",
+                "description": {
+                    "zh": "职业技能等级证书、专项职业能力证书查验服务",
+                    "en": "Verification service for vocational skill certificates",
+                },
+                "api": {
+                    "check_number": "GET /api/v1/codes/{number}",
+                    "lookup": "POST /api/v1/lookup",
+                    "institution": "GET /api/v1/institutions/{code}",
+                    "upload_batch": "POST /api/v1/batches",
+                    "batch": "GET /api/v1/batches/{batch_id}",
+                },
+                "reference_version": codes.REFERENCE_VERSION,
+            }
+        )
+
+    async def healthz(self, request: Request) -> Response:
+        view = status_view(request)
+        status = {
+            "as_of": view.snapshot.as_of.isoformat() if view.snapshot else None,
+            "fresh": view.fresh(),
+            "worker": os.getpid(),
+        }
+        try:
+            await registry(request).ping()
+        except Exception:  # any failure means "not healthy"; the reason goes to the log
+            log.exception("health check failed")
+            return JSON(
+                {"ok": False, "database": "unavailable", "status_view": status},
+                status_code=503,
+                headers={"Retry-After": "10"},
+            )
+        return JSON(
+            {"ok": True, "database": "ok", "status_view": status}, headers={"Cache-Control": "no-store"}
+        )
+
+    async def check_number(self, request: Request) -> Response:
+        result = codes.check_code(request.path_params["number"], today=today_cst())
+        return JSON(result.to_json(), status_code=200 if result.valid else 422)
+
+    async def lookup(self, request: Request) -> Response:
+        answer = await self.lookup_answer(request, await _json_body(request))
+        return JSON(
+            answer, status_code=200 if answer["found"] else 404, headers={"Cache-Control": "no-store"}
+        )
+
+    async def verify(self, request: Request) -> Response:
+        return JSON(self.verification(request).to_json(), headers={"Cache-Control": "no-store"})
+
+    async def jwks(self, request: Request) -> Response:
+        snapshot = status_view(request).snapshot
+        keys = [] if snapshot is None else [k for ks in snapshot.keys_by_kid.values() for k in ks]
+        body = json.dumps(
+            {"keys": [public_jwk(k.public_key, not_before=k.not_before, not_after=k.not_after, status=k.status)
+                      for k in sorted(keys, key=lambda k: (k.not_before, k.kid))]},
+            sort_keys=True, separators=(",", ":"),
+        ).encode()  # fmt: skip
+        etag = '"' + hashlib.sha256(body).hexdigest()[:32] + '"'
+        headers = {"ETag": etag, "Cache-Control": "public, max-age=300"}
+        if etag in request.headers.get("if-none-match", ""):
+            return Response(status_code=304, headers=headers)
+        return Response(body, media_type="application/jwk-set+json", headers=headers)
+
+    async def qr_image(self, request: Request) -> Response:
+        number = codes.normalize(request.path_params["number"])
+        fmt = request.path_params["fmt"]
+        if fmt not in ("png", "svg"):
+            raise errors.NotFound("只提供 PNG 或 SVG 格式", "only .png and .svg are offered")
+        try:
+            expires = int(request.query_params.get("e", "0"))
+        except ValueError:
+            expires = 0
+        if not registry(request).qr_link_valid(
+            number, expires, request.query_params.get("t", ""), time.time()
+        ):
+            raise errors.Forbidden(
+                "二维码图片仅通过证书查询结果中的链接提供（链接一小时内有效）",
+                "QR images are offered only through the links in a lookup answer (valid for one hour)",
+            )
+        url = payload.qr_url(self.settings.public_url, await registry(request).qr_payload(number))
+        image = await asyncio.to_thread(self.images.png if fmt == "png" else self.images.svg, url)
+        media = "image/png" if fmt == "png" else "image/svg+xml"
+        return Response(image, media_type=media, headers={"Cache-Control": "private, max-age=3600"})
+
+    async def institution(self, request: Request) -> Response:
+        view = await registry(request).institution_view(request.path_params["code"].strip().upper())
+        return JSON(view, headers={"Cache-Control": "public, max-age=60"})
+
+    async def upload_batch(self, request: Request) -> Response:
+        inst = await _institution_from_token(request)
+        limit = self.settings.max_upload_bytes
+        if request.headers.get("content-type", "").startswith("multipart/form-data"):
+            async with request.form(max_files=1, max_fields=10, max_part_size=limit) as form:
+                upload = form.get("file")
+                if upload is None or isinstance(upload, str):
+                    raise errors.BadFile(
+                        "请在表单字段 file 中上传文件", "send the file in the multipart field 'file'"
+                    )
+                data = await upload.read()
+                filename = upload.filename or "batch"
+        else:
+            data = await request.body()
+            filename = (
+                request.query_params.get("filename") or request.headers.get("x-filename") or "batch.csv"
+            )
+        result = await registry(request).import_batch(
+            inst.code, data, filename, actor=f"institution:{inst.code}", max_bytes=limit
+        )
+        return JSON(result.to_json(), status_code=201 if result.created else 200)
+
+    async def get_batch(self, request: Request) -> Response:
+        inst = await _institution_from_token(request)
+        b = await registry(request).batch_of(request.path_params["batch_id"], inst.code)
+        return JSON(
+            {
+                "batch_id": b.public_id,
+                "institution": b.institution_code,
+                "state": b.state,
+                "rows": b.row_count,
+                "filename": b.filename,
+                "sha256": b.file_sha256,
+                "submitted_at": b.submitted_at.isoformat(),
+                "published_at": b.published_at.isoformat() if b.published_at else None,
+            }
+        )
+
+
+async def _institution_from_token(request: Request) -> Institution:
+    scheme, _, token = request.headers.get("authorization", "").partition(" ")
+    if scheme.lower() != "bearer" or not token:
+        raise errors.Unauthorized(
+            "需要机构凭证：Authorization: Bearer <token>",
+            "institution credentials required: Authorization: Bearer <token>",
+        )
+    inst = await registry(request).institution_for_token(token.strip())
+    if inst is None:
+        raise errors.Unauthorized("凭证无效或已吊销", "the token is invalid or revoked")
+    return inst
+
+
+def _client_address(request: Request, trust_proxy: bool) -> str:
+    if trust_proxy:
+        forwarded = request.headers.get("x-forwarded-for", "")
+        if forwarded:
+            return forwarded.split(",")[0].strip()
+    return request.client.host if request.client else "unknown"
+
+
+async def _json_body(request: Request) -> dict[str, Any]:
+    try:
+        body = json.loads(await request.body() or b"null")
+    except (ValueError, UnicodeDecodeError):
+        raise errors.InvalidInput(
+            "请求体必须是 JSON 对象", "the request body must be a JSON object"
+        ) from None
+    if not isinstance(body, dict):
+        raise errors.InvalidInput("请求体必须是 JSON 对象", "the request body must be a JSON object")
+    return body
+
+
+def _text(body: dict[str, Any], key: str, *, required: bool = False) -> str:
+    value = body.get(key)
+    if value is None or value == "":
+        if required:
+            raise errors.InvalidInput(f"缺少字段 {key}", f"missing field {key}", details={"field": key})
+        return ""
+    if not isinstance(value, str) or len(value) > 200:
+        raise errors.InvalidInput(
+            f"字段 {key} 必须是不超过 200 个字符的字符串",
+            f"field {key} must be a string of at most 200 characters",
+        )
+    return value

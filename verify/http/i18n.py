@@ -1,0 +1,176 @@
+"""Page texts in Chinese (first) and English, and locale-aware date formatting.
+
+Every user-visible string of the pages lives here, except the texts of verification outcomes and
+checks, which the API shares and which live with them in ``verify.domain.verdicts``. A test
+checks that every key has both languages.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+
+LANGS = ("zh", "en")
+DEFAULT_LANG = "zh"
+
+TEXT: dict[str, tuple[str, str]] = {
+    "site_name": ("职业技能证书查验", "Skill Certificate Verification"),
+    "site_tagline": (
+        "河南省职业技能等级证书、专项职业能力证书免费查验",
+        "Free verification of vocational skill certificates",
+    ),
+    "lang_switch": ("English", "中文"),
+    "lang_switch_label": ("切换语言", "Switch language"),
+    "skip_to_content": ("跳到正文", "Skip to content"),
+    "lookup_title": ("证书查询", "Look up a certificate"),
+    "by_number": ("按证书编号查询", "By certificate number"),
+    "by_id": ("按证件号码查询（本人证书）", "By ID number (your own certificates)"),
+    "number": ("证书编号", "Certificate No."),
+    "number_hint": (
+        "22 位职业技能等级证书编号（如 Y000041010012224000007）或 15 位专项职业能力证书编号",
+        "22-character skill-level number (e.g. Y000041010012224000007) or 15-digit special ability number",
+    ),
+    "name": ("姓名", "Name"),
+    "name_hint": ("与证书上的姓名一致", "As printed on the certificate"),
+    "id_type": ("证件类型", "ID type"),
+    "id_number": ("证件号码", "ID number"),
+    "id_hint": (
+        "仅用于查询，不会保存或显示完整号码",
+        "Used for this lookup only; never stored or shown in full",
+    ),
+    "search": ("查询", "Search"),
+    "scan_link": ("用摄像头扫描证书二维码", "Scan a certificate QR with the camera"),
+    "results_title": ("查询结果", "Results"),
+    "not_found_title": ("未找到证书", "No certificate found"),
+    "try_again": ("重新查询", "Search again"),
+    "privacy_note": (
+        "查询结果只显示证件号码后四位。请勿通过链接分享他人证件号码。",
+        "Results show only the last 4 characters of the ID number. Never share others' ID numbers in links.",
+    ),
+    "status_as_of": ("状态查询时间", "Status as of"),
+    "checks": ("已完成的检查", "Checks done"),
+    "check_format": ("格式", "Format"),
+    "check_signature": ("数字签名", "Digital signature"),
+    "check_status": ("证书状态", "Certificate status"),
+    "holder_name": ("姓名", "Name"),
+    "id_masked": ("证件号码", "ID No."),
+    "occupation": ("职业名称", "Occupation"),
+    "job": ("工种/职业方向", "Job"),
+    "level": ("职业技能等级", "Skill level"),
+    "issue_date": ("发证日期", "Issue date"),
+    "certificate_no": ("证书编号", "Certificate No."),
+    "institution": ("发证机构", "Issuing institution"),
+    "status": ("状态", "Status"),
+    "status_valid": ("有效", "valid"),
+    "status_revoked": ("已撤销", "revoked"),
+    "status_superseded": ("已被取代", "superseded"),
+    "revoked_on": ("撤销日期", "Revoked on"),
+    "revocation_reason": ("撤销原因类别", "Reason category"),
+    "superseded_by": ("现行证书", "Current certificate"),
+    "next_steps": ("下一步", "What to do next"),
+    "hotline": ("全国职业技能鉴定质量监督举报电话", "National skills-appraisal supervision hotline"),
+    "official_site": ("国家职业技能等级证书查询网站", "Official national certificate query site"),
+    "official_institutions": ("评价机构信息查询网站", "Official assessment-institution query site"),
+    "institution_title": ("评价机构信息", "Assessment institution"),
+    "institution_code": ("机构代码", "Institution code"),
+    "kind": ("机构类别", "Category"),
+    "region": ("所在地", "Location"),
+    "filing_number": ("备案号", "Filing No."),
+    "filing_expires": ("备案期限", "Filing valid until"),
+    "filing_date": ("备案日期", "Filed on"),
+    "since": ("自", "since"),
+    "history": ("状态记录", "Status history"),
+    "scope": ("备案评价范围", "Filed assessment scope"),
+    "occupation_code": ("职业编码", "Occupation code"),
+    "levels": ("等级", "Levels"),
+    "effective_from": ("生效日期", "In force from"),
+    "standard": ("评价标准", "Standard"),
+    "retired_codes": ("已停用（废置）的代码", "Retired codes"),
+    "aliases": ("曾用代码", "Former codes"),
+    "merged_into": ("并入机构", "Merged into"),
+    "contact": ("联系方式", "Contact"),
+    "address": ("地址", "Address"),
+    "phone": ("电话", "Phone"),
+    "website": ("网址", "Website"),
+    "complaint": ("社会监督（投诉举报）渠道", "Complaints and public supervision"),
+    "retired_notice": (
+        "您查询的代码已停用，列入废置库，不会再分配给其他机构。以下为其历史记录。",
+        "The code you looked up is retired and will never be reassigned. Below is its history.",
+    ),
+    "scan_title": ("扫描证书二维码", "Scan a certificate QR"),
+    "scan_intro": (
+        "将证书上的二维码对准摄像头。如果手机相机或微信能直接打开链接，则无需使用本页。",
+        "Point the camera at the certificate's QR code. If your camera app or WeChat opens the link, you don't need this page.",
+    ),
+    "scan_start": ("打开摄像头", "Start camera"),
+    "scan_nojs": (
+        "本页需要启用 JavaScript 才能使用摄像头。也可以用手机相机直接扫描。",
+        "This page needs JavaScript for the camera. You can also scan with your phone's camera app.",
+    ),
+    "scan_not_ours": ("这不是本系统的证书二维码", "This is not a certificate QR code of this service"),
+    "scan_stop": ("关闭摄像头", "Stop camera"),
+    "scan_video_label": (
+        "摄像头画面（用于扫描证书二维码）",
+        "Camera view for scanning the certificate QR code",
+    ),
+    "scan_starting": ("正在打开摄像头……", "Starting the camera…"),
+    "scan_scanning": (
+        "请将证书上的二维码放在画面中央。",
+        "Hold the certificate's QR code in the middle of the picture.",
+    ),
+    "scan_found": ("已识别证书二维码，正在打开查验结果……", "Certificate QR code found; opening the result…"),
+    "scan_denied": (
+        "摄像头权限被拒绝。请在浏览器设置中允许本网站使用摄像头后重试，或用手机相机直接扫描。",
+        "Camera access was denied. Allow this site to use the camera in your browser settings and try again, or scan with your phone's camera app.",
+    ),
+    "scan_no_camera": (
+        "未找到可用的摄像头。请用手机相机直接扫描，或按证书编号查询。",
+        "No camera was found. Scan with your phone's camera app, or look the certificate up by its number.",
+    ),
+    "scan_unsupported": (
+        "此浏览器不能在网页中使用摄像头（需要较新的浏览器和 HTTPS 连接）。请用手机相机直接扫描，或按证书编号查询。",
+        "This browser cannot use the camera in a web page (a recent browser and an HTTPS connection are needed). Scan with your phone's camera app, or look the certificate up by its number.",
+    ),
+    "scan_failed": (
+        "摄像头无法启动。请确认已允许本网站使用摄像头，且摄像头没有被其他应用占用，然后重试。",
+        "The camera could not be started. Check that this site may use the camera and that no other app is using it, then try again.",
+    ),
+    "json_twin": ("本页数据（JSON）", "This page as JSON"),
+    "footer": (
+        "本服务免费提供证书查验。证件号码不以明文保存。",
+        "Certificate verification is free. ID numbers are never stored in plain text.",
+    ),
+    "error_title": ("出错了", "Something went wrong"),
+    "rate_limited": ("查询过于频繁，请稍后再试。", "Too many lookups; please try again later."),
+    "home": ("返回首页", "Home"),
+    "level_none": ("不分等级（专项职业能力）", "No level (special ability)"),
+    "form_problems": ("请修改以下问题：", "Please fix the following:"),
+}
+
+MONTHS_EN = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
+
+
+def pick_lang(requested: str | None, cookie: str | None, accept_language: str | None) -> str:
+    """Query parameter, then the cookie, then the browser's languages; Chinese by default."""
+    for candidate in (requested, cookie):
+        if candidate in LANGS:
+            return str(candidate)
+    for part in (accept_language or "").split(","):
+        tag = part.split(";")[0].strip().lower()
+        if tag.startswith("zh"):
+            return "zh"
+        if tag.startswith("en"):
+            return "en"
+    return DEFAULT_LANG
+
+
+def t(key: str, lang: str) -> str:
+    zh, en = TEXT[key]
+    return zh if lang == "zh" else en
+
+
+def format_date(value: date | str | None, lang: str) -> str:
+    """2025年6月18日 / 18 Jun 2025."""
+    if value is None or value == "":
+        return "--"
+    d = date.fromisoformat(value) if isinstance(value, str) else value
+    return f"{d.year}年{d.month}月{d.day}日" if lang == "zh" else f"{d.day} {MONTHS_EN[d.month - 1]} {d.year}"

@@ -1,0 +1,327 @@
+"""Server-rendered pages (Jinja2). Each page renders the same view data its JSON twin returns
+(``Accept: application/json`` or a ``.json`` path), so the two can never disagree.
+
+Pages work without JavaScript; scripts only enhance (as-you-type number checks, the camera
+scanner) and are same-origin files, so the CSP forbids inline script and style everywhere.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Awaitable, Callable
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import jinja2
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, JSONResponse, Response
+from starlette.routing import BaseRoute, Route
+
+from verify.domain import errors
+from verify.domain.channels import NATIONAL_HOTLINE, OFFICIAL_SITES
+from verify.domain.clock import CST
+from verify.domain.events import REASON_CATEGORIES
+from verify.domain.holder_ids import IdType
+from verify.domain.verdicts import CHECK_STATES, OUTCOMES
+from verify.domain.verification import Verification
+from verify.http import i18n
+
+CSP = (
+    "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; "
+    "form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
+)
+# The camera page also runs the decoder in a worker and shows the camera stream. The vendored
+# qr-scanner (1.4.x) starts its decoder worker from a blob: URL that its own same-origin module builds
+# (web/static/vendor/qr-scanner-*/README.md); script-src stays 'self', so only our scripts can do that.
+CSP_SCAN = CSP + "; worker-src 'self' blob:; media-src 'self' blob:"
+
+LookupAnswer = Callable[[Request, dict[str, Any]], Awaitable[dict[str, Any]]]
+Verifier = Callable[[Request], Verification]
+InstitutionView = Callable[[Request, str], Awaitable[dict[str, Any]]]
+
+
+class Pages:
+    def __init__(
+        self,
+        web_dir: Path,
+        *,
+        lookup_answer: LookupAnswer,
+        verification: Verifier,
+        institution_view: InstitutionView,
+    ) -> None:
+        self.env = jinja2.Environment(
+            loader=jinja2.FileSystemLoader(web_dir / "templates"),
+            autoescape=jinja2.select_autoescape(default=True),
+            undefined=jinja2.StrictUndefined,
+            trim_blocks=True,
+            lstrip_blocks=True,
+        )
+        self.static_dir = web_dir / "static"
+        # Cache-busting version of the static files, so they can be cached for a long time.
+        digest = hashlib.sha256()
+        for path in sorted(self.static_dir.rglob("*")):
+            if path.is_file():
+                digest.update(path.name.encode() + path.read_bytes())
+        self.asset_version = digest.hexdigest()[:10]
+        self.lookup_answer = lookup_answer
+        self.verification = verification
+        self.institution_view = institution_view
+
+    # ------------------------------------------------------------------ plumbing
+
+    def routes(self) -> list[BaseRoute]:
+        return [
+            Route("/", self.lookup_page),
+            Route("/index.json", self.lookup_page),
+            Route("/lookup", self.lookup_submit, methods=["POST"]),
+            Route("/c/{payload}", self.landing),
+            Route("/C/{payload}", self.landing),  # the QR carries an upper-case URL (alphanumeric mode)
+            Route("/institutions/{code}", self.institution),
+            Route("/scan", self.scan),
+            Route("/scan.json", self.scan),
+        ]
+
+    def _lang(self, request: Request) -> str:
+        return i18n.pick_lang(
+            request.query_params.get("lang"),
+            request.cookies.get("lang"),
+            request.headers.get("accept-language"),
+        )
+
+    def _context(self, request: Request, lang: str, json_href: str | None) -> dict[str, Any]:
+        other = "en" if lang == "zh" else "zh"
+        return {
+            "lang": lang,
+            "other_lang": other,
+            "t": lambda key: i18n.t(key, lang),
+            "date": lambda value: i18n.format_date(value, lang),
+            "switch_href": f"{request.url.path}?lang={other}",
+            "json_href": json_href,
+            "hotline": NATIONAL_HOTLINE,
+            "official": OFFICIAL_SITES,
+            "asset_version": self.asset_version,
+        }
+
+    def _render(
+        self,
+        request: Request,
+        template: str,
+        context: dict[str, Any],
+        *,
+        status: int = 200,
+        private: bool = False,
+        csp: str = CSP,
+    ) -> Response:
+        body = self.env.get_template(template).render(**context)
+        headers = {
+            "Content-Security-Policy": csp,
+            "Cache-Control": "no-store" if private else "no-cache",
+            "Vary": "Accept, Accept-Language, Cookie",
+        }
+        response = HTMLResponse(body, status_code=status, headers=headers)
+        requested = request.query_params.get("lang") or (
+            context["lang"] if request.method == "POST" else None
+        )
+        if requested in i18n.LANGS:
+            response.set_cookie("lang", str(requested), max_age=365 * 86400, samesite="lax", httponly=True)
+        return response
+
+    @staticmethod
+    def _wants_json(request: Request) -> bool:
+        return request.url.path.endswith(".json") or "application/json" in request.headers.get("accept", "")
+
+    @staticmethod
+    def _json(data: dict[str, Any], *, status: int = 200, private: bool = False) -> Response:
+        return JSONResponse(
+            data,
+            status_code=status,
+            headers={"Cache-Control": "no-store" if private else "no-cache", "Vary": "Accept"},
+        )
+
+    def _error(self, request: Request, lang: str, exc: errors.VerifyError, status: int) -> Response:
+        context = self._context(request, lang, None)
+        context.update(
+            message=exc.message_zh if lang == "zh" else exc.message_en, problems=list(exc.problems)
+        )
+        return self._render(request, "error.html", context, status=status, private=True)
+
+    # ------------------------------------------------------------------ lookup
+
+    def _lookup_context(self, request: Request, lang: str) -> dict[str, Any]:
+        context = self._context(request, lang, "/index.json")
+        context["id_types"] = [(t.value, t.label_zh if lang == "zh" else t.label_en) for t in IdType]
+        context["form"] = {"mode": "", "number": "", "name": "", "id_type": IdType.RESIDENT.value}
+        context["problems"] = []
+        return context
+
+    async def lookup_page(self, request: Request) -> Response:
+        lang = self._lang(request)
+        if self._wants_json(request):
+            return self._json(
+                {
+                    "page": "lookup",
+                    "lang": lang,
+                    "forms": {
+                        "by_number": {"method": "POST", "action": "/lookup", "fields": ["number", "name"]},
+                        "by_id": {
+                            "method": "POST",
+                            "action": "/lookup",
+                            "fields": ["id_type", "id_number", "name"],
+                        },
+                    },
+                    "id_types": [t.value for t in IdType],
+                    "api": {"check_number": "/api/v1/codes/{number}", "lookup": "/api/v1/lookup"},
+                    "hotline": NATIONAL_HOTLINE,
+                    "official_sites": OFFICIAL_SITES,
+                }
+            )
+        return self._render(request, "lookup.html", self._lookup_context(request, lang))
+
+    async def lookup_submit(self, request: Request) -> Response:
+        async with request.form(max_files=0, max_fields=10, max_part_size=2048) as form:
+            fields = {k: str(v)[:200] for k, v in form.items() if isinstance(v, str)}
+        lang = fields.get("lang") if fields.get("lang") in i18n.LANGS else self._lang(request)
+        assert lang is not None
+        mode = "number" if fields.get("number") else "id"
+        body = (
+            {"number": fields.get("number", ""), "name": fields.get("name", "")}
+            if mode == "number"
+            else {"id_number": fields.get("id_number", ""), "id_type": fields.get("id_type", ""), "name": fields.get("name", "")}
+        )  # fmt: skip
+        try:
+            answer = await self.lookup_answer(request, body)
+        except errors.RateLimited as exc:
+            if self._wants_json(request):
+                return self._json(exc.to_json(), status=429, private=True)
+            return self._error(request, lang, exc, 429)
+        except errors.InvalidInput as exc:
+            if self._wants_json(request):
+                return self._json(exc.to_json(), status=422, private=True)
+            context = self._lookup_context(request, lang)
+            context["problems"] = list(exc.problems) or [
+                errors.Problem(code=exc.reason, message_zh=exc.message_zh, message_en=exc.message_en)
+            ]
+            # Never echo an ID number back into the page; the number and name are the user's own input.
+            context["form"] = {"mode": mode, "number": fields.get("number", ""), "name": fields.get("name", ""),
+                               "id_type": fields.get("id_type") or IdType.RESIDENT.value}  # fmt: skip
+            return self._render(request, "lookup.html", context, status=422, private=True)
+        status = 200 if answer["found"] else 404
+        if self._wants_json(request):
+            return self._json(answer, status=status, private=True)
+        context = self._context(request, lang, None)
+        context["answer"] = answer
+        context["resubmit"] = {k: v for k, v in body.items() if v}
+        return self._render(request, "results.html", context, status=status, private=True)
+
+    # ------------------------------------------------------------------ QR landing
+
+    async def landing(self, request: Request) -> Response:
+        lang = self._lang(request)
+        answer = self.verification(request).to_json()
+        if self._wants_json(request):
+            return self._json(answer, private=True)
+        # optional parts of the answer, present (as None) for the template
+        answer = {"reason": None, "certificate": None, "revocation": None, "superseded_by": None, **answer}
+        outcome = OUTCOMES[answer["outcome"]]
+        other = "en" if lang == "zh" else "zh"
+        context = self._context(request, lang, f"/c/{request.path_params['payload']}.json")
+        category = (answer.get("revocation") or {}).get("category")
+        context.update(
+            answer=answer,
+            tone=outcome.tone,
+            icon_name=outcome.icon,
+            verdict_text=outcome.headline.pick(lang),
+            verdict_other=outcome.headline.pick(other),
+            next_text=outcome.next_step.pick(lang),
+            reason_category=_pick(REASON_CATEGORIES.get(category or ""), lang) if category else None,
+            as_of_text=_as_of(answer.get("status_as_of"), lang),
+            check_text=lambda value: CHECK_STATES.get(value, CHECK_STATES["not_checked"]).pick(lang),
+        )
+        return self._render(request, "landing.html", context, private=True)
+
+    # ------------------------------------------------------------------ institutions
+
+    async def institution(self, request: Request) -> Response:
+        raw = request.path_params["code"]
+        as_json = raw.endswith(".json")
+        code = (raw[: -len(".json")] if as_json else raw).strip().upper()
+        lang = self._lang(request)
+        try:
+            view = await self.institution_view(request, code)
+        except errors.NotFound as exc:
+            if as_json or self._wants_json(request):
+                return self._json(exc.to_json(), status=404)
+            return self._error(request, lang, exc, 404)
+        if as_json or self._wants_json(request):
+            return self._json(view)
+        context = self._context(request, lang, f"/institutions/{code}.json")
+        context.update(
+            inst=view,
+            scope_rows=_scope_rows(view["scope"], lang),
+            safe_website=_safe_url(view["contact"]["website"]),
+        )
+        return self._render(request, "institution.html", context)
+
+    # ------------------------------------------------------------------ camera scanner
+
+    async def scan(self, request: Request) -> Response:
+        lang = self._lang(request)
+        if self._wants_json(request):
+            return self._json({"page": "scan", "lang": lang, "accepts": "/c/<payload> URLs of this service"})
+        return self._render(request, "scan.html", self._context(request, lang, "/scan.json"), csp=CSP_SCAN)
+
+
+def _pick(pair: tuple[str, str] | None, lang: str) -> str | None:
+    if pair is None:
+        return None
+    return pair[0] if lang == "zh" else pair[1]
+
+
+def _as_of(value: str | None, lang: str) -> str:
+    if not value:
+        return "--"
+    moment = datetime.fromisoformat(value).astimezone(CST)
+    clock = moment.strftime("%H:%M:%S")
+    return (
+        f"{i18n.format_date(moment.date(), lang)} {clock}（北京时间）"
+        if lang == "zh"
+        else (f"{i18n.format_date(moment.date(), lang)} {clock} (UTC+8)")
+    )
+
+
+def _scope_rows(scope: list[dict[str, Any]], lang: str) -> list[dict[str, Any]]:
+    """One table row per (occupation, 工种, effective date) with its levels, as filed (RULES §6.1)."""
+    grouped: dict[tuple[str, str, str, str], list[int]] = {}
+    for s in scope:
+        key = (s["occupation_code"], s["occupation_name"], s["job"], s["effective_from"])
+        grouped.setdefault(key, [])
+        if s["level"]:
+            grouped[key].append(s["level"]["code"])
+    rows = []
+    for (code, name, job, since), levels in grouped.items():
+        text = (
+            "、".join(str(level) for level in sorted(levels, reverse=True))
+            if levels
+            else i18n.t("level_none", lang)
+        )
+        rows.append(
+            {
+                "occupation_code": code,
+                "occupation_name": name,
+                "job": job,
+                "levels": text,
+                "effective_from": since,
+            }
+        )
+    return rows
+
+
+def _safe_url(url: str | None) -> str | None:
+    """Only http(s) links are rendered as links (institution data is uploaded by others)."""
+    if url and (url.startswith("https://") or url.startswith("http://")) and '"' not in url:
+        return url
+    return None
+
+
+__all__ = ["CSP", "Pages"]

@@ -1,0 +1,220 @@
+"""Importing a result batch: read the file, check every row, store all or nothing (DECISIONS D5, D10).
+
+A mixin of ``verify.services.registry.Registry``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import multiprocessing
+import os
+import secrets
+import sys
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+
+from verify.crypto.idkeys import IdKeys
+from verify.crypto.idprotect import IdProtector
+from verify.db import audit, batches, certificates, institutions
+from verify.db.pool import Pool, UniqueViolation, transaction
+from verify.domain.batch.checked import CheckedBatch, duplicate_existing, finish
+from verify.domain.batch.checks import BatchContext, check_rows
+from verify.domain.batch.columns import RawRow
+from verify.domain.errors import BatchRejected, Forbidden, NotFound, Problem
+from verify.domain.institution import STATUS_LABELS, Institution, ScopeIndex
+from verify.files.batchfile import read_batch_file
+from verify.services.import_worker import check_part, compact, encoded
+
+
+@dataclass(frozen=True, slots=True)
+class ImportResult:
+    batch_id: str
+    institution: str
+    state: str
+    rows: int
+    created: bool
+    warnings: tuple[Problem, ...]
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "batch_id": self.batch_id,
+            "institution": self.institution,
+            "state": self.state,
+            "rows": self.rows,
+            "duplicate_upload": not self.created,
+            "warnings": [w.to_json() for w in self.warnings],
+        }
+
+
+class BatchImports:
+    pool: Pool
+    protector: IdProtector
+    id_keys: IdKeys | None
+    today: Callable[[], date]
+    parallel_min_rows: int
+
+    async def import_batch(
+        self, institution_code: str, data: bytes, filename: str, *, actor: str, max_bytes: int
+    ) -> ImportResult:
+        """Check and store a result batch, all or nothing.
+
+        Raises BadFile / FileTooLarge (file unreadable), NotFound (no such institution), Forbidden
+        (institution not active, rule 39), BatchRejected (every bad row listed; nothing written).
+        Re-uploading the same file returns the first batch and writes nothing.
+        """
+        # Reading a large file takes seconds of CPU: keep the event loop (lookups) responsive meanwhile.
+        parsed = await asyncio.to_thread(read_batch_file, data, filename, max_bytes=max_bytes)
+        institution = await institutions.get_institution(self.pool, institution_code)
+        if institution.code != institution_code:
+            raise Forbidden(
+                f"机构代码 {institution_code} 已停用，请使用现行代码 {institution.code}",
+                f"institution code {institution_code} is retired; use the current code {institution.code}",
+            )
+        existing = await batches.find_batch_by_file(self.pool, institution.id, parsed.sha256)
+        if existing is not None:
+            return ImportResult(
+                existing.public_id, institution.code, existing.state, existing.row_count, False, ()
+            )
+        if not institution.active:
+            zh, en = STATUS_LABELS[institution.status]
+            raise Forbidden(
+                f"机构状态为“{zh}”（自 {institution.status_since}），不得上传新的证书数据",
+                f"the institution is {en} since {institution.status_since}; it may not upload certificates",
+                details={"rule": 39, "status": institution.status},
+            )
+        scopes = ScopeIndex(await institutions.institution_scopes(self.pool, institution.id))
+        checked = CheckedBatch()
+        duplicate = False
+        public_id = "B" + secrets.token_hex(8).upper()
+        try:
+            async with transaction(self.pool) as conn:
+                batch_id = await batches.insert_batch(
+                    conn,
+                    public_id=public_id,
+                    institution_id=institution.id,
+                    file_sha256=parsed.sha256,
+                    filename=filename[:200],
+                    file_format=parsed.file_format,
+                    row_count=len(parsed.rows),
+                    submitted_by=actor,
+                )
+                # Parts are checked in worker processes while earlier good parts stream into the open
+                # transaction with COPY; any problem anywhere rolls the whole batch back (D5, D10).
+                async for part in self._check_parts(parsed.rows, institution, scopes, batch_id):
+                    checked.extend(part)
+                    if checked.ok and not duplicate and part.encoded:
+                        try:
+                            await certificates.copy_certificates_text(conn, part.encoded)
+                        except UniqueViolation:
+                            duplicate = True  # keep checking the rest so every bad row is reported
+                finish(checked)
+                if not checked.ok or duplicate:
+                    raise _RollBack
+                await audit.audit(
+                    conn,
+                    actor,
+                    "batch.submit",
+                    public_id,
+                    {"institution": institution.code, "rows": checked.good},
+                )
+        except _RollBack:
+            problems = list(checked.problems)
+            if duplicate:
+                taken = await certificates.existing_numbers(self.pool, [n for n, _ in checked.numbers])
+                problems += duplicate_existing(checked, taken)
+                problems.sort(key=lambda p: p.line or 0)
+            raise _rejected(problems, len(parsed.rows), len({p.line for p in problems})) from None
+        except UniqueViolation as exc:
+            if exc.table_name != "batches":
+                raise
+            # The same file raced in from another request; the first one won.
+            again = await batches.find_batch_by_file(self.pool, institution.id, parsed.sha256)
+            assert again is not None
+            return ImportResult(again.public_id, institution.code, again.state, again.row_count, False, ())
+        return ImportResult(
+            public_id, institution.code, "submitted", checked.good, True, tuple(checked.warnings)
+        )
+
+    async def _check_parts(
+        self, rows: list[RawRow], institution: Institution, scopes: ScopeIndex, batch_id: int
+    ) -> AsyncIterator[CheckedBatch]:
+        """Yield the checked parts of a batch in file order.
+
+        Small batches are checked in this process; large ones in a process pool, because checking is
+        CPU-bound pure Python (~20 µs a row) and would otherwise both use one core and stall the
+        event loop that serves lookups.
+        """
+        today = self.today()
+        if self.id_keys is None or len(rows) < self.parallel_min_rows:
+            ctx = BatchContext(institution, scopes, self.protector, today)
+            yield encoded(check_rows(rows, ctx, cross_row=False), institution.id, batch_id)
+            return
+        loop = asyncio.get_running_loop()
+        executor = _checker_pool()
+        size = max(self.parallel_min_rows // 2, -(-len(rows) // (4 * _WORKERS)))
+        keys = self.id_keys
+        futures = [
+            loop.run_in_executor(
+                executor,
+                check_part,
+                compact(rows[i : i + size]),
+                institution,
+                scopes,
+                keys.index_key,
+                keys.enc_key,
+                today,
+                batch_id,
+            )  # fmt: skip
+            for i in range(0, len(rows), size)
+        ]
+        try:
+            for future in futures:
+                yield await future
+        finally:
+            for future in futures:
+                future.cancel()
+
+    async def batch_of(self, public_id: str, institution_code: str) -> batches.BatchRow:
+        """An institution's own batch (rule 58). Another institution's batch raises NotFound, like a missing one."""
+        b = await batches.get_batch(self.pool, public_id)
+        if b.institution_code != institution_code:
+            raise NotFound(f"未找到批次 {public_id}", f"no batch {public_id}", details={"batch": public_id})
+        return b
+
+
+class _RollBack(Exception):
+    """Leaves the import transaction so that nothing of a rejected batch is kept."""
+
+
+_POOL: concurrent.futures.ProcessPoolExecutor | None = None
+_WORKERS = max(1, os.cpu_count() or 1)
+
+
+def _checker_pool() -> concurrent.futures.ProcessPoolExecutor:
+    """One pool of row checkers per process, started on first use ("forkserver": the web process
+    may run threads, and a fork of a threaded process is unsafe)."""
+    global _POOL
+    if _POOL is None:
+        context = multiprocessing.get_context("forkserver" if sys.platform != "win32" else "spawn")
+        _POOL = concurrent.futures.ProcessPoolExecutor(max_workers=_WORKERS, mp_context=context)
+    return _POOL
+
+
+def shutdown_checkers() -> None:
+    """Stop the row-checker processes, if any were started (at app or command exit)."""
+    global _POOL
+    if _POOL is not None:
+        _POOL.shutdown(wait=True, cancel_futures=True)
+        _POOL = None
+
+
+def _rejected(problems: list[Problem], total: int, bad_rows: int) -> BatchRejected:
+    return BatchRejected(
+        f"批次被拒绝：{total} 行中有 {bad_rows} 行不合格，未写入任何数据",
+        f"batch rejected: {bad_rows} of {total} rows are invalid; nothing was written",
+        problems=problems,
+        details={"rows": total, "bad_rows": bad_rows},
+    )

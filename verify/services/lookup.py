@@ -1,0 +1,116 @@
+"""Public lookups (rule 56) and the holder's QR images. A mixin of ``verify.services.registry.Registry``.
+
+Unknown number and wrong name give the same answer; both paths run one query and one
+constant-time comparison, so timing does not tell them apart either (DECISIONS D6).
+"""
+
+from __future__ import annotations
+
+import base64
+import hmac
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+
+from verify.crypto.idprotect import IdProtector
+from verify.db import certificates, signatures
+from verify.db.pool import Pool
+from verify.domain import codes, names
+from verify.domain.certificate import Published, published_json
+from verify.domain.errors import InvalidCode, InvalidInput, InvalidName, NotFound
+from verify.domain.holder_ids import IdType, validate_id
+
+NOT_FOUND_MESSAGE = {
+    "zh": "未找到与所填信息一致的已发布证书。请核对证书编号（或证件号码）与姓名。",
+    "en": "No published certificate matches the details given. Check the number (or ID number) and the name.",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class LookupAnswer:
+    """A public lookup answer. ``found=False`` answers are identical whatever the reason."""
+
+    found: bool
+    certificates: tuple[Published, ...] = ()
+
+    def to_json(self) -> dict[str, Any]:
+        if not self.found:
+            return {"found": False, "message": NOT_FOUND_MESSAGE}
+        return {"found": True, "certificates": [published_json(p) for p in self.certificates]}
+
+
+class Lookups:
+    pool: Pool
+    protector: IdProtector
+    today: Callable[[], date]
+    qr_link_key: bytes | None
+
+    async def lookup_by_number(self, number: str, name: str) -> LookupAnswer:
+        """Number + name (rule 56). Raises InvalidCode for a malformed number (a distinct answer, rule 61)."""
+        check = codes.check_certificate_number(number, today=self.today())
+        if not check.valid:
+            raise InvalidCode(problems=check.problems)
+        key = _name_key_or_blank(name)
+        found = await certificates.published_certificate(self.pool, check.canonical)
+        stored_key = found.certificate.name_key if found is not None else "\0"
+        if found is None or not key or not hmac.compare_digest(stored_key.encode(), key.encode()):
+            return LookupAnswer(False)
+        return LookupAnswer(True, (found,))
+
+    async def lookup_by_id(
+        self, id_number: str, name: str, id_type: str = IdType.RESIDENT.value
+    ) -> LookupAnswer:
+        """ID + name (rule 56): that holder's published certificates. Raises InvalidId for a malformed ID,
+        InvalidInput for an unknown ID type."""
+        try:
+            kind = IdType(id_type)
+        except ValueError:
+            raise InvalidInput("证件类型无效", "unknown ID type", details={"id_type": id_type}) from None
+        canonical = validate_id(id_number, kind, today=self.today())
+        key = _name_key_or_blank(name)
+        found = await certificates.published_certificates_by_index(
+            self.pool, self.protector.blind_index(kind, canonical)
+        )
+        matched = tuple(
+            p for p in found if key and hmac.compare_digest(p.certificate.name_key.encode(), key.encode())
+        )
+        if not matched:
+            return LookupAnswer(False)
+        return LookupAnswer(True, matched)
+
+    # ------------------------------------------------------------------ QR images for the holder
+
+    def qr_link_token(self, number: str, expires: int) -> str:
+        """A link token for a certificate's QR image, valid until ``expires`` (unix seconds).
+
+        The image is the holder's: it is offered only in a successful lookup answer (number + name or
+        ID + name), so the links are capabilities derived from the ID index key."""
+        assert self.qr_link_key is not None
+        mac = hmac.digest(self.qr_link_key, f"{number}|{expires}".encode(), "sha256")
+        return base64.urlsafe_b64encode(mac[:16]).decode().rstrip("=")
+
+    def qr_link_valid(self, number: str, expires: int, token: str, now: float) -> bool:
+        if self.qr_link_key is None or expires < now:
+            return False
+        return hmac.compare_digest(self.qr_link_token(number, expires), token)
+
+    async def qr_payload(self, number: str) -> bytes:
+        """The signed payload of a published certificate. Raises NotFound."""
+        found = await signatures.qr_payload(self.pool, codes.normalize(number))
+        if found is None:
+            raise NotFound("该证书未发布或尚未签名", "the certificate is not published or not signed")
+        return found
+
+    async def published_payloads(self) -> AsyncIterator[tuple[str, bytes]]:
+        """Every published, signed certificate's (number, payload), streamed (for bulk printing)."""
+        async with self.pool.acquire() as conn:
+            async for item in signatures.published_payloads(conn):
+                yield item
+
+
+def _name_key_or_blank(name: str) -> str:
+    try:
+        return names.name_key(name)
+    except InvalidName:
+        return ""

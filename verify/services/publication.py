@@ -1,0 +1,124 @@
+"""Publication and certificate events: signing a batch at publication, re-signing after a key
+compromise, revocation / supersession / reinstatement with history. A mixin of
+``verify.services.registry.Registry``; only the publishing process holds a signer."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import date, datetime
+from typing import Any
+
+from verify.crypto import issuance
+from verify.db import audit, batches, certificates, signatures
+from verify.db.pool import Pool, transaction
+from verify.domain import codes
+from verify.domain.errors import Conflict, InvalidInput, NotFound
+from verify.domain.events import EVENT_STATUS, REASON_CATEGORIES
+
+
+class Publication:
+    pool: Pool
+
+    async def publish(
+        self, batch_public_id: str, *, actor: str, signer: issuance.SignerLike
+    ) -> dict[str, Any]:
+        """Sign every certificate of a batch and make them publicly verifiable, in one transaction.
+
+        Only the publishing process holds ``signer`` (the web process never does). Raises NotFound,
+        Conflict (rejected batch)."""
+        async with transaction(self.pool) as conn:
+            b = await batches.lock_batch(conn, batch_public_id)
+            if b.state == "rejected":
+                raise Conflict("已驳回的批次不能发布", "a rejected batch cannot be published")
+            if b.state == "published":
+                raise Conflict(
+                    "该批次已经发布；如需重新签名请使用 verify resign",
+                    "the batch is already published; to re-sign use verify resign",
+                )
+            items = await signatures.batch_records_to_sign(conn, b.id)
+            signed = await asyncio.to_thread(issuance.sign_certificates, items, signer)
+            await signatures.copy_signatures(conn, signed)
+            await batches.mark_batch_published(conn, b.id)
+            count = len(signed)
+            await audit.audit(
+                conn, actor, "batch.publish", batch_public_id, {"certificates": count, "kid": signer.kid}
+            )
+        return {
+            "batch_id": batch_public_id,
+            "state": "published",
+            "certificates": count,
+            "kid": signer.kid,
+        }
+
+    async def resign(self, kid: str, *, actor: str, signer: issuance.SignerLike) -> int:
+        """Re-sign every certificate signed by ``kid`` with ``signer`` (after a key compromise; the
+        holders then need new prints). Returns how many were re-signed."""
+        async with transaction(self.pool) as conn:
+            items = await signatures.records_signed_by(conn, kid)
+            signed = await asyncio.to_thread(issuance.sign_certificates, items, signer)
+            count = await signatures.replace_signatures(conn, signed)
+            await audit.audit(
+                conn, actor, "certificates.resign", kid, {"count": count, "new_kid": signer.kid}
+            )
+        return count
+
+    async def certificate_event(
+        self,
+        number: str,
+        event: str,
+        *,
+        effective: date,
+        reason_category: str,
+        reason: str,
+        decided_by: str,
+        actor: str,
+        document_ref: str | None = None,
+        served: str | None = None,
+        superseded_by: str | None = None,
+    ) -> dict[str, Any]:
+        """Revoke, supersede or reinstate (a 复核 reversal) one certificate, keeping the history
+        (rules 35-37). Raises NotFound, InvalidInput, Conflict."""
+        canonical = codes.normalize(number)
+        if event not in EVENT_STATUS:
+            raise InvalidInput(
+                "事件必须是 revoked、superseded 或 reinstated",
+                "event must be revoked, superseded or reinstated",
+            )
+        if reason_category not in REASON_CATEGORIES:
+            raise InvalidInput(
+                f"原因类别必须是 {', '.join(REASON_CATEGORIES)} 之一",
+                f"reason category must be one of {', '.join(REASON_CATEGORIES)}",
+            )
+        if not reason.strip() or not decided_by.strip():
+            raise InvalidInput(
+                "必须写明理由（条款与事实）和作出决定的机关",
+                "the reason (article, facts) and the deciding body are required",
+            )
+        async with transaction(self.pool) as conn:
+            current = await certificates.certificate_status_row(conn, canonical)
+            if current is None:
+                raise NotFound(f"未找到证书 {canonical}", f"no certificate {canonical}")
+            target = EVENT_STATUS[event]
+            if current["status"] == target:
+                raise Conflict(f"证书当前状态已是 {target}", f"the certificate is already {target}")
+            if event == "superseded":
+                successor = codes.normalize(superseded_by or "")
+                if not successor or await certificates.certificate_status_row(conn, successor) is None:
+                    raise InvalidInput(
+                        "取代它的新证书必须已在登记库中",
+                        "the superseding certificate must exist in the registry",
+                    )
+                superseded_by = successor
+            await certificates.record_certificate_event(
+                conn, canonical, event, effective=effective, reason_category=reason_category, reason=reason,
+                decided_by=decided_by, document_ref=document_ref, served=served, superseded_by=superseded_by,
+                recorded_by=actor,
+            )  # fmt: skip
+            await audit.audit(conn, actor, f"certificate.{event}", canonical,
+                              {"category": reason_category, "document_ref": document_ref})  # fmt: skip
+            history = await certificates.certificate_history(conn, canonical)
+        return {"number": canonical, "status": target, "history": [_jsonable(h) for h in history]}
+
+
+def _jsonable(row: dict[str, Any]) -> dict[str, Any]:
+    return {k: (v.isoformat() if isinstance(v, date | datetime) else v) for k, v in row.items()}

@@ -1,0 +1,47 @@
+"""The service's use cases over one pool and one ID protector, shared by the HTTP app and the CLI.
+
+Each group of use cases is a mixin in its own module (imports, lookup, publication, institutions);
+this class holds what they share. SQL stays in ``verify.db``, rules in ``verify.domain``.
+"""
+
+from __future__ import annotations
+
+import hmac
+from collections.abc import Callable
+from datetime import date
+
+from verify.crypto.idkeys import IdKeys
+from verify.crypto.idprotect import IdProtector
+from verify.db.pool import Pool, ping
+from verify.domain.clock import today_cst
+from verify.services.imports import BatchImports
+from verify.services.institutions import InstitutionAdmin
+from verify.services.lookup import Lookups
+from verify.services.publication import Publication
+
+
+class Registry(BatchImports, Lookups, Publication, InstitutionAdmin):
+    def __init__(
+        self,
+        pool: Pool,
+        protector: IdProtector,
+        *,
+        id_keys: IdKeys | None = None,
+        today: Callable[[], date] = today_cst,
+        parallel_min_rows: int = 20_000,
+        dsn: str | None = None,
+    ) -> None:
+        self.pool = pool
+        self.dsn = dsn  # for connections outside the pool (the status view's LISTEN)
+        self.protector = protector
+        self.id_keys = id_keys  # lets worker processes rebuild the protector for large batches
+        # QR-image link tokens are keyed from the ID index key, domain-separated; derived once.
+        self.qr_link_key = (
+            hmac.digest(id_keys.index_key, b"verify.qr-link.v1", "sha256") if id_keys is not None else None
+        )
+        self.today = today
+        self.parallel_min_rows = parallel_min_rows
+
+    async def ping(self) -> None:
+        """Raises one of ``verify.db.pool.DATABASE_ERRORS`` when the database does not answer."""
+        await ping(self.pool)
