@@ -2,18 +2,25 @@
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
-STAMP := $(VENV)/.installed
+# `make run` needs only the runtime dependencies; the test and lint tools come with `make test`.
+RUNTIME := $(VENV)/.installed-runtime
+DEV := $(VENV)/.installed-dev
 
-.PHONY: install browser-deps run stop test test-pg15 lint format typecheck bench clean
+.PHONY: install install-dev browser-deps run stop test test-pg15 lint format typecheck bench clean
 
-$(STAMP): pyproject.toml
+$(RUNTIME): pyproject.toml
 	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "verify needs Python 3.11 or newer"'
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[dev]'
-	touch $(STAMP)
+	$(BIN)/python -m pip install --quiet -e .
+	touch $(RUNTIME)
 
-install: $(STAMP)
+$(DEV): $(RUNTIME)
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	touch $(DEV)
+
+install: $(RUNTIME)
+install-dev: $(DEV)
 
 # Browser tests drive Debian's chromium (never a downloaded browser) with CJK fonts so Chinese
 # renders; installed here when missing, as CI does on a clean machine (needs root or sudo).
@@ -36,21 +43,21 @@ run: install
 stop: install
 	$(BIN)/verify db stop
 
-lint: install
+lint: install-dev
 	$(BIN)/ruff check verify tests loadtests
 	$(BIN)/ruff format --check verify tests loadtests
 
-format: install
+format: install-dev
 	$(BIN)/ruff format verify tests loadtests
 	$(BIN)/ruff check --fix verify tests loadtests
 
-typecheck: install
+typecheck: install-dev
 	$(BIN)/mypy
 
 test: lint typecheck browser-deps
 	$(BIN)/python -m pytest -q
 
-bench: install
+bench: install-dev
 	$(BIN)/python -m loadtests.bench_registry
 	$(BIN)/python -m loadtests.bench_signing
 
@@ -58,17 +65,17 @@ clean:
 	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache .hypothesis
 
 # The same suite on Debian's PostgreSQL 15 (apt-get install postgresql-15): the SQL must run on 15-18.
-test-pg15: install
+test-pg15: install-dev
 	test -x /usr/lib/postgresql/15/bin/postgres || { echo "needs /usr/lib/postgresql/15/bin (apt-get install postgresql-15)"; exit 2; }
 	VERIFY_TEST_PG_BIN=/usr/lib/postgresql/15/bin $(BIN)/python -m pytest -q -m "not slow"
 
 # Page quality, with the demo data on a throwaway server (loadtests/lighthouse.py starts and stops it).
 # Lighthouse is pinned in package-lock.json and drives Debian's chromium; no browser is downloaded.
 .PHONY: lighthouse screenshots
-lighthouse: install browser-deps
+lighthouse: install-dev browser-deps
 	npm ci --no-audit --no-fund --loglevel=error
 	CHROME_PATH=$(CHROMIUM) $(BIN)/python -m loadtests.lighthouse
 
 # Phone-width screenshots of the main pages for the README (docs/screenshots/*.png).
-screenshots: install browser-deps
+screenshots: install-dev browser-deps
 	$(BIN)/python -m loadtests.screenshots

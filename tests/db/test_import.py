@@ -1,4 +1,4 @@
-"""Batch import against the real database: all or nothing, every bad row reported (RULES §7.2-7.3)."""
+"""Batch import against the real database: all or nothing, every bad row reported (docs/RULES.md §7.2-7.3)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Institution registry rules (RULES §7.4, rules 40-42, 49-52)."""
+"""Institution registry rules (docs/RULES.md §7.4, rules 40-42, 49-52)."""
 
 from __future__ import annotations
 

@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+from dataclasses import MISSING, fields
 from datetime import date
+from typing import get_args, get_type_hints
 
 import asyncpg
 import pytest
 
 from tests.conftest import unique_henan_code
-from verify.db import audit, batches, certificates, institutions
+from verify.db import audit, batches, certificates, copy_format, institutions
 from verify.db import pool as db_pool
-from verify.domain.certificate import Certificate
+from verify.domain.certificate import FIELDS, Certificate
 from verify.domain.codes import CodeKind
 from verify.domain.errors import Conflict
 from verify.domain.holder_ids import IdType
@@ -79,3 +81,59 @@ async def test_audit_log_is_append_only(conn: db_pool.Conn) -> None:
         with pytest.raises(asyncpg.RaiseError):
             async with conn.transaction():
                 await conn.execute(statement)
+
+
+# --------------------------------------------------------------------------- the certificate model
+
+
+def _full_certificate(number: str) -> Certificate:
+    """A certificate with every field set, characters COPY text must escape included."""
+    return Certificate(
+        number=number, kind=CodeKind.SKILL_LEVEL_HENAN, holder_name="阿依古丽·买买提\t𠮷", name_key="阿依古丽买买提𠮷",
+        id_type=IdType.HK_MACAO_PASS, id_index=bytes(range(32)), id_cipher=b"\x01\\\n" + bytes(37), id_tail="5678",
+        occupation_code="6-20-01-01", occupation_name="钳工\\", job="普通\n车床", level=4, issue_date=date(2025, 1, 2),
+        issue_form="electronic", print_serial="No.88888888", assessment_method="考试考核", photo_ref="p\r1.jpg",
+        extra={"gender": "女", "score": "95\t分"},
+    )  # fmt: skip
+
+
+async def test_copy_columns_are_the_model_fields_and_the_table_columns(conn: db_pool.Conn) -> None:
+    # The COPY list is derived from the model, so the two cannot drift; this pins it to the table
+    # too: every column but the status (set by the server) is written, and nothing else is.
+    assert (*FIELDS, "institution_id", "batch_id") == copy_format.COPY_COLUMNS
+    columns = {
+        r["column_name"]: r
+        for r in await conn.fetch(
+            "SELECT column_name, column_default, is_nullable FROM information_schema.columns"
+            " WHERE table_schema = current_schema() AND table_name = 'certificates'"
+        )
+    }
+    assert set(columns) - set(copy_format.COPY_COLUMNS) == {"status"}
+    assert set(copy_format.COPY_COLUMNS) <= set(columns)
+    assert columns["status"]["column_default"] is not None
+    optional = {f.name for f in fields(Certificate) if f.default is not MISSING}
+    hints = get_type_hints(Certificate)
+    for name in FIELDS:
+        # a field that may be None is a nullable column, and only such a field; a field with a
+        # default may be left out of a row
+        column = columns[name]
+        assert (column["is_nullable"] == "YES") == (type(None) in get_args(hints[name])), name
+        if name in optional:
+            assert column["is_nullable"] == "YES" or column["column_default"] is not None, name
+
+
+@pytest.mark.parametrize("encoding", ["text", "binary"])
+async def test_a_certificate_round_trips_through_copy(conn: db_pool.Conn, encoding: str) -> None:
+    iid, code = await _institution(conn)
+    batch = await batches.insert_batch(
+        conn, public_id=f"BTESTCOPY{encoding.upper()}", institution_id=iid, file_sha256=encoding, filename="x.csv",
+        file_format="csv", row_count=1, submitted_by="t",
+    )  # fmt: skip
+    original = _full_certificate(f"{code}254000001")
+    if encoding == "text":
+        await certificates.copy_certificates_text(conn, copy_format.copy_text([original], iid, batch))
+    else:
+        await certificates.copy_certificates(conn, [(original, iid, batch)])
+    row = await conn.fetchrow("SELECT * FROM certificates WHERE number = $1", original.number)
+    assert row is not None and row["institution_id"] == iid and row["batch_id"] == batch
+    assert certificates.certificate_of(dict(row)) == original

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import httpx
 import pytest
 
@@ -9,8 +11,10 @@ from tests.conftest import InstitutionFactory
 from tests.factories import Row, csv_bytes, holder_id, number_of
 from verify.crypto.signing import Signer
 from verify.services.registry import Registry
+from verify.services.status_view import StatusView
 
 MB = 1024 * 1024
+DATA = Path(__file__).resolve().parents[2] / "verify" / "domain" / "data"
 
 
 async def _published(
@@ -207,3 +211,36 @@ async def test_names_and_ids_never_reach_the_logs(
     )
     logged = caplog.text
     assert secret_id not in logged and secret_id[:-1] not in logged and secret_name not in logged
+
+
+async def test_reference_tables_are_published_byte_for_byte_and_cacheable(client: httpx.AsyncClient) -> None:
+    index = await client.get("/api/v1/reference")
+    assert index.status_code == 200
+    tables = index.json()["tables"]
+    assert set(tables) == {"codes-v1.json", "occupations-v1.json"}
+    for name, href in tables.items():
+        r = await client.get(href)
+        assert r.status_code == 200 and r.headers["content-type"].startswith("application/json")
+        assert r.content == (DATA / name).read_bytes()
+        assert "immutable" in r.headers["cache-control"]
+        again = await client.get(href, headers={"if-none-match": r.headers["etag"]})
+        assert again.status_code == 304 and not again.content
+    missing = await client.get("/api/v1/reference/codes-v9.json")
+    assert missing.status_code == 404 and missing.json()["error"] == "not_found"
+    assert (await client.get("/api/v1/reference/..%2Fdb%2Fpool.py")).status_code == 404
+
+
+async def test_institution_directory_names_every_issuer_from_the_status_view(
+    client: httpx.AsyncClient, make_institution: InstitutionFactory, status_view: StatusView
+) -> None:
+    inst = await make_institution()
+    await status_view.refresh()
+    r = await client.get("/api/v1/institutions")
+    assert r.status_code == 200 and r.headers["cache-control"] == "public, max-age=60"
+    listed = {i["code"]: i for i in r.json()["institutions"]}
+    assert listed[inst["code"]] == {
+        "code": inst["code"], "name": inst["name"], "status": "active", "since": "2020-01-01"
+    }  # fmt: skip
+    assert (
+        await client.get("/api/v1/institutions", headers={"if-none-match": r.headers["etag"]})
+    ).status_code == 304

@@ -1,4 +1,4 @@
-"""RULES.md §7 requirements implemented across the service, one named test each (the number is in
+"""docs/RULES.md §7 requirements implemented across the service, one named test each (the number is in
 the test name). Rules 1-19 and 70 are in tests/unit/test_codes.py; 13, 14, 25, 30, 37-42, 50 and
 52 in tests/db/."""
 
@@ -16,6 +16,7 @@ from verify.crypto.signing import Signer
 from verify.db import signatures
 from verify.domain import codes, occupations, payload
 from verify.domain.errors import BatchRejected
+from verify.domain.events import CertificateEvent
 from verify.domain.institution import SPECIAL_STANDARD, Scope
 from verify.render import qr
 from verify.services.keyring import Keyring
@@ -118,9 +119,18 @@ async def test_rule_35_and_36_revocation_is_a_distinct_recorded_status(
     row = Row(inst["code"], serial=1)
     await _publish(registry, signer, [row])
     event = await registry.certificate_event(
-        number_of(row), "revoked", effective=date(2026, 1, 2), reason_category="invalid_result",
-        reason="第八条 成绩无效", decided_by="鉴定中心", actor="t", document_ref="豫〔2026〕1号", served="公告",
-    )  # fmt: skip
+        CertificateEvent(
+            number_of(row),
+            "revoked",
+            effective=date(2026, 1, 2),
+            reason_category="invalid_result",
+            reason="第八条 成绩无效",
+            decided_by="鉴定中心",
+            document_ref="豫〔2026〕1号",
+            served="公告",
+        ),
+        actor="t",
+    )
     [h] = event["history"]
     assert h["event"] == "revoked" and h["decided_by"] == "鉴定中心" and h["document_ref"] == "豫〔2026〕1号"
     found = await client.post("/api/v1/lookup", json={"number": number_of(row), "name": row.name})

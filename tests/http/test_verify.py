@@ -22,6 +22,7 @@ from tests.factories import Row, csv_bytes, number_of
 from verify.crypto.signing import Signer
 from verify.db import signatures
 from verify.domain import payload
+from verify.domain.events import CertificateEvent
 from verify.services.keyring import Keyring
 from verify.services.registry import Registry
 from verify.services.status_view import StatusView
@@ -109,23 +110,46 @@ async def test_revoked_superseded_and_reinstated(
     first, second = number_of(rows[0]), number_of(rows[1])
     path = await _path(pool, first)
     await registry.certificate_event(
-        first, "revoked", effective=date(2026, 11, 1), reason_category="fraud", reason="第八条 冒名顶替",
-        decided_by="鉴定中心", actor="t", document_ref="豫〔2026〕9号",
-    )  # fmt: skip
+        CertificateEvent(
+            first,
+            "revoked",
+            effective=date(2026, 11, 1),
+            reason_category="fraud",
+            reason="第八条 冒名顶替",
+            decided_by="鉴定中心",
+            document_ref="豫〔2026〕9号",
+        ),
+        actor="t",
+    )
     body = await _eventually(client, path, "revoked")
     assert body["outcome"] == "revoked"
     assert body["revocation"] == {"effective": "2026-11-01", "category": "fraud"}
     back = await registry.certificate_event(
-        first, "reinstated", effective=date(2026, 11, 20), reason_category="other", reason="复核撤销原决定",
-        decided_by="鉴定中心", actor="t",
-    )  # fmt: skip
+        CertificateEvent(
+            first,
+            "reinstated",
+            effective=date(2026, 11, 20),
+            reason_category="other",
+            reason="复核撤销原决定",
+            decided_by="鉴定中心",
+        ),
+        actor="t",
+    )
     assert [h["event"] for h in back["history"]] == ["revoked", "reinstated"]  # history kept (rule 36)
     assert (await _eventually(client, path, "valid"))["outcome"] == "valid"
     path2 = await _path(pool, second)
     await registry.certificate_event(
-        second, "superseded", effective=date(2026, 11, 2), reason_category="data_error", reason="更正姓名",
-        decided_by="机构", actor="t", superseded_by=first,
-    )  # fmt: skip
+        CertificateEvent(
+            second,
+            "superseded",
+            effective=date(2026, 11, 2),
+            reason_category="data_error",
+            reason="更正姓名",
+            decided_by="机构",
+            superseded_by=first,
+        ),
+        actor="t",
+    )
     body = await _eventually(client, path2, "superseded")
     assert body["outcome"] == "superseded" and body["superseded_by"] == first
 

@@ -22,6 +22,7 @@ from tests.factories import Row, csv_bytes, number_of
 from verify.crypto.signing import Signer
 from verify.db import signatures
 from verify.domain import payload
+from verify.domain.events import CertificateEvent
 from verify.services.keyring import Keyring
 from verify.services.registry import Registry
 
@@ -93,9 +94,16 @@ async def test_revocation_reaches_every_worker_within_one_second(
         assert (await c.get(url)).json()["outcome"] in ("valid", "forged")  # warm both paths
         committed = datetime.now(UTC)
         await registry.certificate_event(
-            number_of(row), "revoked", effective=date(2026, 11, 25), reason_category="fraud", reason="测试",
-            decided_by="鉴定中心", actor="t",
-        )  # fmt: skip
+            CertificateEvent(
+                number_of(row),
+                "revoked",
+                effective=date(2026, 11, 25),
+                reason_category="fraud",
+                reason="测试",
+                decided_by="鉴定中心",
+            ),
+            actor="t",
+        )
         # Each worker reports when its view was loaded; both must have reloaded after the commit.
         fresh: dict[int, float] = {}
         deadline = time.monotonic() + 1.0

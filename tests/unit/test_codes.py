@@ -1,4 +1,4 @@
-"""verify.domain.codes: one test per RULES.md §7.1 rule (1–12, 15–19) and §7.7 rule 70, plus the §2.3 table.
+"""verify.domain.codes: one test per docs/RULES.md §7.1 rule (1–12, 15–19) and rule 70, plus worked examples of valid and invalid numbers.
 
 Rules 13 and 14 (duplicates and serial gaps) need a batch or the database and are tested there.
 """
@@ -472,7 +472,7 @@ def test_rule_70_reference_has_kinds_card_letters_and_issuers() -> None:
     assert {int(k): v["name_zh"] for k, v in data["levels"]["codes"].items()} == dict(LEVEL_NAMES)
 
 
-# --------------------------------------------------------------------------------------------- RULES §2.3
+# --------------------------------------------------------------------------------------------- worked examples
 
 WORKED_EXAMPLES: list[tuple[str, CodeKind | None, list[str]]] = [
     ("Y000011000001213000015", CodeKind.SKILL_LEVEL, []),

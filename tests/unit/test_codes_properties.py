@@ -1,4 +1,4 @@
-"""verify.domain.codes properties: numbers generated from the grammar (RULES.md §2.1, §2.2, §2.4) against the
+"""verify.domain.codes properties: numbers generated from the grammar (docs/RULES.md §2.1, §2.2, §2.4) against the
 checker, the parser and the normaliser."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""verify.domain.names: storage form and match key of holder names (SECURITY.md §2.3, S15)."""
+"""verify.domain.names: storage form and match key of holder names (docs/SECURITY.md §2.3, §5 S15)."""
 
 from __future__ import annotations
 

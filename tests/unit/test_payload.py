@@ -1,5 +1,5 @@
 """verify.domain.payload: the signed QR record (docs/QR-FORMAT.md). Hand-picked records, every rejection slug,
-Base32 canonicality, URL form and the size budget (ARCHITECTURE.md: version 10 at M or better)."""
+Base32 canonicality, URL form and the size budget (docs/QR-FORMAT.md §8: version 10 at M or better)."""
 
 from __future__ import annotations
 
@@ -414,7 +414,7 @@ def test_trailing_bytes() -> None:
 
 
 def test_errors_never_echo_the_name() -> None:
-    # Names must not reach logs (ARCHITECTURE.md), and error text and details end up there.
+    # Names must not reach logs (docs/SECURITY.md §2.5), and error text and details end up there.
     nfd = unicodedata.normalize("NFD", "Zoë Quiñones").encode()
     with pytest.raises(InvalidPayload) as info:
         decode(pack_body(texts=(nfd, "车工".encode(), b"")) + SIG)
@@ -557,7 +557,7 @@ def test_size_budget_zhang_sanfeng() -> None:
     assert (len(body), len(payload), len(url)) == (50, 114, 211)
     version_m, modes = _qr_version(url, qrcode.constants.ERROR_CORRECT_M)
     assert modes == [qrcode.util.MODE_ALPHA_NUM]  # the whole URL is one alphanumeric segment
-    assert version_m <= 10  # the budget (ARCHITECTURE.md)
+    assert version_m <= 10  # the budget (docs/QR-FORMAT.md §8)
     assert version_m <= 9  # the aim
     assert version_m == 8  # what it is today; a change here must update docs/QR-FORMAT.md
     version_q, _ = _qr_version(url, qrcode.constants.ERROR_CORRECT_Q)

@@ -1,5 +1,5 @@
 """verify.domain.payload properties: generated records round-trip; arbitrary bytes and text raise nothing but
-InvalidPayload (SECURITY.md S14); whatever decodes is canonical (re-encodes to the same bytes)."""
+InvalidPayload (docs/SECURITY.md §5 S14); whatever decodes is canonical (re-encodes to the same bytes)."""
 
 from __future__ import annotations
 

@@ -44,7 +44,7 @@ def base32_url(length: int, seed: int = 2021) -> str:
     return url
 
 
-URL_225 = base32_url(225)  # "richer record" size from ANCHORS.md §10.2
+URL_225 = base32_url(225)  # a record with a longer name and 工种 (docs/QR-FORMAT.md §8)
 URL_300 = base32_url(300)  # near the top of V10 at M (311 chars)
 
 
@@ -74,7 +74,7 @@ def test_the_225_char_url_is_alphanumeric_and_fits_v9_at_m_with_6_dot_modules() 
     spec = qr.qr_spec(URL_225)
     assert spec.mode == "alphanumeric"
     assert spec.version <= 10
-    assert spec.version == 9  # 225 chars > 221 (V8-M), <= 262 (V9-M): ANCHORS.md §10.1
+    assert spec.version == 9  # 225 chars > 221 (V8-M), <= 262 (V9-M): the capacity table of ISO/IEC 18004
     assert spec.modules == 17 + 4 * spec.version == 53
     assert spec.error_correction == "M"
     assert spec.dpi == 300
@@ -89,14 +89,14 @@ def test_the_225_char_url_is_alphanumeric_and_fits_v9_at_m_with_6_dot_modules() 
 
 def test_the_225_char_url_at_q_needs_v11_and_drops_to_5_dots() -> None:
     # Documents the cost of Q for this payload: 225 chars > 221 (V10-Q), so V11 at 0.42 mm modules,
-    # under the 0.5 mm rule of thumb. ANCHORS.md budgets <= 189 chars for V9-Q.
+    # under the 0.5 mm rule of thumb. V9-Q holds at most 189 alphanumeric characters.
     spec = qr.qr_spec(URL_225, error_correction="Q")
     assert (spec.version, spec.modules, spec.dots_per_module) == (11, 61, 5)
     assert spec.module_mm == pytest.approx(5 / 300 * 25.4)
     assert spec.symbol_mm <= 30
 
 
-# Longest alphanumeric payload per version at M (ANCHORS.md §10.1 capacity table) and the whole-dot
+# Longest alphanumeric payload per version at M (the capacity table of ISO/IEC 18004) and the whole-dot
 # module size the "printing at 30 mm" table gives for it at 300 dpi.
 @pytest.mark.parametrize(
     ("chars", "version", "dots"),

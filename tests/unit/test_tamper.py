@@ -1,4 +1,4 @@
-"""Tampering with a signed payload in any way is never accepted (SECURITY.md S1): every field
+"""Tampering with a signed payload in any way is never accepted (docs/SECURITY.md §5 S1): every field
 changed one at a time, every bit of the signature and of the whole payload flipped, the record
 re-signed with an unknown key, truncated, extended. Checked through the verification function the
 service uses, against an in-memory status snapshot holding the one genuine key."""

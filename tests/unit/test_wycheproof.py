@@ -1,4 +1,4 @@
-"""Wycheproof Ed25519 vectors (SECURITY.md S2) through the service's own signature check.
+"""Wycheproof Ed25519 vectors (docs/SECURITY.md §5 S2) through the service's own signature check.
 
 Each vector is its own test case, named by tcId, so a failure names the vector and its flags. The
 same vectors also run through ``cryptography``: if the two implementations ever disagree, this

@@ -11,6 +11,7 @@ from verify.cli.common import parse_date, print_json, user, with_registry
 from verify.config import Settings
 from verify.domain import codes, errors, payload
 from verify.domain.clock import today_cst
+from verify.domain.events import CertificateEvent
 from verify.render import qr
 from verify.services.registry import Registry
 
@@ -27,9 +28,11 @@ def cmd_event(settings: Settings, args: argparse.Namespace) -> int:
         with_registry(
             settings,
             lambda reg: reg.certificate_event(
-                args.number, event, effective=parse_date(args.effective), reason_category=args.category,
-                reason=args.reason, decided_by=args.decided_by, actor=f"cli:{user()}", document_ref=args.document,
-                served=args.served, superseded_by=getattr(args, "by", None),
+                CertificateEvent(
+                    args.number, event, parse_date(args.effective), args.category, args.reason, args.decided_by,
+                    args.document, args.served, getattr(args, "by", None),
+                ),
+                actor=f"cli:{user()}",
             ),
         )
     )  # fmt: skip

@@ -1,6 +1,6 @@
 """The two secret keys behind ID protection: load them, or create them once.
 
-The keys must live outside the database (GB/T 35273 §6.2, SECURITY.md D8, P1). Losing them is
+The keys must live outside the database (GB/T 35273 §6.2; docs/SECURITY.md §5 D8, P1). Losing them is
 unrecoverable: every stored blind index stops matching and every ID ciphertext becomes unreadable.
 So this module never overwrites or regenerates an existing key file, even a broken one; it stops
 with a message telling the operator how to restore it.

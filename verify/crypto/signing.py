@@ -68,7 +68,7 @@ def kid_of(public_key: bytes) -> str:
     """Key id: 4 lower-case hex chars, the first 2 bytes of SHA-256(b"verify.kid.v1\\x00" + key).
 
     Short on purpose because it sits in every QR; collisions are therefore possible and verifiers
-    must try every key carrying the kid (EU DCC rule, SECURITY.md §1.1).
+    must try every key carrying the kid (the EU DCC verifier rule, docs/SECURITY.md §1.2).
 
     Raises ``InvalidInput`` if ``public_key`` is not 32 bytes.
     """

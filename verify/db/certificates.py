@@ -9,14 +9,14 @@ from __future__ import annotations
 
 import io
 from collections.abc import Iterable, Mapping, Sequence
-from datetime import date
+from dataclasses import fields
 from typing import Any
 
 from verify.db.copy_format import COPY_COLUMNS
 from verify.db.pool import Conn, Executor
 from verify.domain.certificate import FIELDS, Certificate, Published, values_of
 from verify.domain.codes import CodeKind
-from verify.domain.events import EVENT_STATUS
+from verify.domain.events import CertificateEvent
 from verify.domain.holder_ids import IdType
 from verify.domain.institution import IssuerState
 
@@ -81,36 +81,19 @@ async def published_certificates_by_index(conn: Executor, id_index: bytes) -> li
     return [_published(dict(r)) for r in rows]
 
 
-async def record_certificate_event(
-    conn: Conn,
-    number: str,
-    event: str,
-    *,
-    effective: date,
-    reason_category: str,
-    reason: str,
-    decided_by: str,
-    document_ref: str | None,
-    served: str | None,
-    superseded_by: str | None,
-    recorded_by: str,
-) -> None:
+_EVENT_FIELDS = tuple(f.name for f in fields(CertificateEvent))
+
+
+async def record_certificate_event(conn: Conn, event: CertificateEvent, *, recorded_by: str) -> None:
     """Append the event and set the certificate's current status (rule 36: history kept)."""
+    values = [getattr(event, name) for name in _EVENT_FIELDS]
+    placeholders = ", ".join(f"${i}" for i in range(1, len(values) + 2))
     await conn.execute(
-        "INSERT INTO certificate_events (number, event, effective, reason_category, reason, decided_by,"
-        " document_ref, served, superseded_by, recorded_by) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
-        number,
-        event,
-        effective,
-        reason_category,
-        reason,
-        decided_by,
-        document_ref,
-        served,
-        superseded_by,
+        f"INSERT INTO certificate_events ({', '.join(_EVENT_FIELDS)}, recorded_by) VALUES ({placeholders})",
+        *values,
         recorded_by,
     )
-    await conn.execute("UPDATE certificates SET status = $2 WHERE number = $1", number, EVENT_STATUS[event])
+    await conn.execute("UPDATE certificates SET status = $2 WHERE number = $1", event.number, event.status)
 
 
 async def certificate_history(conn: Executor, number: str) -> list[dict[str, Any]]:

@@ -1,4 +1,4 @@
-"""Certificate numbers and institution codes: normalise, classify, check and parse (RULES.md §2, §7.1).
+"""Certificate numbers and institution codes: normalise, classify, check and parse (docs/RULES.md §2, §7.1).
 
 Two paths share one set of tables (``verify.reference``):
 
@@ -66,7 +66,7 @@ class CodeKind(StrEnum):
 
 
 # The national rule dates from 2019-04-19 and the Henan 专项 rule from 2020-03-12; earlier years
-# predate the format, so they are suspicious but not wrong (rule 9, RULES.md §2.9 item 6).
+# predate the format, so they are suspicious but not wrong (rule 9).
 SKILL_LEVEL_RULE_YEAR = 2019
 SPECIAL_RULE_YEAR = 2020
 
@@ -263,7 +263,7 @@ def _check_institution_key(c: _Checker) -> None:
     province = c.digits(6, 2, "省级代码", "province code")
     henan = province == "41"
     if code is not None:
-        # Henan lets a city, not only the province, take the 0000 filing (豫职鉴〔2020〕2号 L4200).
+        # Henan lets a city, not only the province, take the 0000 filing (豫职鉴〔2020〕2号 附件1 二（二）).
         filed = "mohrss" if code != "0000" else "province_or_city" if henan else "province"
         authority = FILING_AUTHORITIES[filed]
         c.parts["institution_code"] = {
@@ -335,7 +335,7 @@ def _check_assessor(c: _Checker, offset: int, rule: int) -> None:
     sequence = c.digits(offset + 6, 3, "考核机构流水码", "assessor sequence")
     assessor: dict[str, Any] = {}
     if region is not None:
-        # The 4-digit region scheme is undocumented beyond 1601 = 郑州 (RULES.md §2.4), so an unknown
+        # The 4-digit region scheme is undocumented beyond 1601 = 郑州 (docs/RULES.md §2.4), so an unknown
         # region is shown as unknown, never rejected.
         assessor["region"] = {"code": region, "name": SPECIAL_REGIONS.get(region)}
     if fixed is not None:
@@ -396,7 +396,7 @@ def _check_supervisor_internal(c: _Checker, today: date) -> CodeKind:
     issuer = c.digits(2, 6, "证卡颁发机构代码", "issuer code")
     if issuer is not None:
         # The issuer field has no province part, so the same six digits can name different issuers in
-        # different provinces (rule 17; RULES.md §2.5 ambiguities a and b): list what it can mean.
+        # different provinces (rule 17; docs/RULES.md §2.5): list what it can mean.
         if letter == "H":
             meanings = [
                 {

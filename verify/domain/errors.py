@@ -16,7 +16,7 @@ class Problem:
     """One thing wrong with one input: where, what was found, what is allowed, why (zh first, en too).
 
     ``position`` is 1-based (character position inside a code, or ``None``); ``line`` and ``column``
-    are used for batch rows (line 1 is the header row of the file). ``rule`` names the RULES.md §7
+    are used for batch rows (line 1 is the header row of the file). ``rule`` names the docs/RULES.md
     requirement number when one applies.
     """
 

@@ -16,6 +16,9 @@ from types import MappingProxyType
 from typing import Any
 
 ACTIVE = "active"
+SUSPENDED = "suspended"
+TERMINATED = "terminated"
+MERGED = "merged"
 
 # status -> (zh, en). The values are stored and sent over the API: never rename them.
 STATUS_LABELS: Mapping[str, tuple[str, str]] = MappingProxyType(
@@ -27,7 +30,7 @@ STATUS_LABELS: Mapping[str, tuple[str, str]] = MappingProxyType(
     }
 )
 
-# kind -> (zh, en); 技工院校 file as Y for their own students and S for the public (RULES §1.2).
+# kind -> (zh, en); 技工院校 file as Y for their own students and S for the public (豫职鉴〔2021〕1号, 豫人社办函〔2021〕155号).
 KIND_LABELS: Mapping[str, tuple[str, str]] = MappingProxyType(
     {
         "employer": ("用人单位", "employer"),

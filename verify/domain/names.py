@@ -1,10 +1,10 @@
 """Holder names: one normal form for storage and display, one key for matching.
 
-Rules come from 民委发〔2016〕33号 (SECURITY.md §2.3): the separator in transliterated names is
+Rules come from 民委发〔2016〕33号 (docs/SECURITY.md §2.3): the separator in transliterated names is
 U+00B7 "·"; name fields hold at least 50 characters; every GB18030 character, including
 supplementary-plane CJK (𠀀, 𠮷), must survive unchanged. Invisible format characters are refused
 rather than silently dropped, because a name that renders identically to another but compares
-differently is exactly what an impersonation attempt looks like (SECURITY.md S15).
+differently is exactly what an impersonation attempt looks like (docs/SECURITY.md §5 S15).
 
 Neither function ever puts the name into an error message: names end up in logs otherwise (P2).
 """

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import importlib.resources
-import json
 from dataclasses import dataclass
-from typing import Any
+
+from verify.domain.reference import OCCUPATIONS_FILE, load_table
 
 
 @dataclass(frozen=True, slots=True)
@@ -17,15 +16,7 @@ class OccupationScope:
     from_seed: bool
 
 
-def _load() -> dict[str, Any]:
-    text = (importlib.resources.files("verify.domain") / "data" / "occupations-v1.json").read_text(
-        encoding="utf-8"
-    )
-    data: dict[str, Any] = json.loads(text)
-    return data
-
-
-_DATA = _load()
+_DATA = load_table(OCCUPATIONS_FILE)
 VERSION: str = _DATA["version"]
 SCOPES: tuple[OccupationScope, ...] = tuple(
     OccupationScope(s["code"], s["name"], s["job"], tuple(s["levels"]), bool(s["seed"]))

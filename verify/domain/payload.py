@@ -109,7 +109,7 @@ _ID_TAIL_RE: Final = re.compile(r"[0-9A-Z]{4}")
 _OCCUPATION_CODE_RE: Final = re.compile(r"([0-9])-([0-9]{2})-([0-9]{2})-([0-9]{2})")
 
 # The format accepts any year the 2-digit field can hold: whether a number's year is in the future is
-# an issuance rule (RULES.md rule 9), and a payload that decodes today must decode identically forever,
+# an issuance rule (docs/RULES.md rule 9), and a payload that decodes today must decode identically forever,
 # so the check must not depend on the verifier's clock.
 _NUMBER_CHECK_DAY: Final = LAST_DATE
 

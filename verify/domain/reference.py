@@ -16,6 +16,10 @@ from types import MappingProxyType
 from typing import Any
 
 REFERENCE_FILE = "codes-v1.json"
+OCCUPATIONS_FILE = "occupations-v1.json"
+# The tables the service publishes as they are (``GET /api/v1/reference/<file>``), so an independent
+# verifier can read the same versioned data: the file name carries the version.
+PUBLISHED_TABLES: tuple[str, ...] = (REFERENCE_FILE, OCCUPATIONS_FILE)
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,10 +59,21 @@ class CardLetter:
         return {"code": self.code, "card": self.card, "name_zh": self.name_zh, "name_en": self.name_en}
 
 
-def _load() -> dict[str, Any]:
-    text = (files("verify.domain") / "data" / REFERENCE_FILE).read_text(encoding="utf-8")
-    data: dict[str, Any] = json.loads(text)
+def table_bytes(name: str) -> bytes:
+    """The bytes of one of ``PUBLISHED_TABLES``. Raises KeyError for any other name."""
+    if name not in PUBLISHED_TABLES:
+        raise KeyError(name)
+    return (files("verify.domain") / "data" / name).read_bytes()
+
+
+def load_table(name: str) -> dict[str, Any]:
+    """One of ``PUBLISHED_TABLES``, parsed. Raises KeyError for any other name."""
+    data: dict[str, Any] = json.loads(table_bytes(name).decode("utf-8"))
     return data
+
+
+def _load() -> dict[str, Any]:
+    return load_table(REFERENCE_FILE)
 
 
 def _labels(table: Mapping[str, Any]) -> Mapping[str, Label]:

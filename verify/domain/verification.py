@@ -14,6 +14,8 @@ from typing import Any
 from verify.domain import payload
 from verify.domain.certificate import record_fields
 from verify.domain.errors import InvalidPayload
+from verify.domain.events import REVOKED, SUPERSEDED
+from verify.domain.institution import SUSPENDED, TERMINATED
 from verify.domain.snapshot import Snapshot
 from verify.domain.verdicts import FORGED_REASONS, OUTCOMES
 
@@ -101,21 +103,21 @@ def verify_payload(
                             certificate=printed)  # fmt: skip
     checks = {"format": "ok", "signature": "ok", "status": "ok"}
     state = snapshot.certificates.get(record.number)
-    if state is not None and state.status == "revoked":
+    if state is not None and state.status == REVOKED:
         return Verification(
             "revoked", checks, as_of, certificate=printed,
             details={"revocation": {"effective": _iso(state.effective), "category": state.reason_category}},
         )  # fmt: skip
-    if state is not None and state.status == "superseded":
+    if state is not None and state.status == SUPERSEDED:
         return Verification(
             "superseded", checks, as_of, certificate=printed,
             details={"superseded_by": state.superseded_by, "effective": _iso(state.effective)},
         )  # fmt: skip
     issuer = snapshot.institutions.get(record.institution_key)
-    if issuer is not None and issuer.status == "suspended":
+    if issuer is not None and issuer.status == SUSPENDED:
         return Verification("issuer_suspended", checks, as_of, certificate=printed,
                             details={"issuer_since": issuer.since.isoformat()})  # fmt: skip
-    if issuer is not None and issuer.status == "terminated":
+    if issuer is not None and issuer.status == TERMINATED:
         return Verification("issuer_terminated", checks, as_of, certificate=printed,
                             details={"issuer_since": issuer.since.isoformat()})  # fmt: skip
     return Verification("valid", checks, as_of, certificate=printed)

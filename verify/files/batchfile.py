@@ -19,7 +19,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from verify.domain.batch.columns import COLUMNS, RawRow
-from verify.domain.errors import BadFile, FileTooLarge, Problem
+from verify.domain.errors import BadFile
 from verify.files.rows import (
     Parsed,
     bad_file,
@@ -29,6 +29,7 @@ from verify.files.rows import (
     map_header,
     megabytes,
     missing_columns,
+    too_large,
 )
 from verify.files.xlsx import NOT_WORKBOOK, read_xlsx
 
@@ -73,10 +74,12 @@ def read_batch_file(data: bytes, filename: str, *, max_bytes: int) -> BatchFile:
     if size > max_bytes:
         zh = f"文件大小 {megabytes(size)} MB，超过上限 {megabytes(max_bytes)} MB"
         en = f"The file is {megabytes(size)} MB; the limit is {megabytes(max_bytes)} MB"
-        raise FileTooLarge(
+        raise too_large(
+            "file_too_large",
             zh,
             en,
-            problems=[Problem("file_too_large", zh, en, found=str(size), allowed=str(max_bytes))],
+            size=size,
+            limit=max_bytes,
             details={"size_bytes": size, "max_bytes": max_bytes},
         )
     if size == 0:

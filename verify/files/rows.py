@@ -11,7 +11,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 
 from verify.domain.batch.columns import ALL_KEYS, COLUMNS, COLUMNS_BY_KEY, Column, RawRow, match_header
-from verify.domain.errors import BadFile, Problem
+from verify.domain.errors import BadFile, FileTooLarge, Problem
 
 MiB = 1024 * 1024
 
@@ -32,6 +32,13 @@ def _col_letter(index: int) -> str:
 def bad_file(code: str, zh: str, en: str, **extra: Any) -> BadFile:
     details = extra.pop("details", None)
     return BadFile(zh, en, problems=[Problem(code, zh, en, **extra)], details=details)
+
+
+def too_large(code: str, zh: str, en: str, *, size: int, limit: int, details: dict[str, int]) -> FileTooLarge:
+    """The one way a reader refuses input over a size limit (HTTP 413)."""
+    return FileTooLarge(
+        zh, en, problems=[Problem(code, zh, en, found=str(size), allowed=str(limit))], details=details
+    )
 
 
 def megabytes(n: int) -> str:

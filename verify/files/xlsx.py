@@ -8,8 +8,8 @@ import warnings
 import zipfile
 from collections.abc import Sequence
 
-from verify.domain.errors import BadFile, FileTooLarge, Problem
-from verify.files.rows import Parsed, bad_file, collect, find_header, map_header, megabytes
+from verify.domain.errors import BadFile
+from verify.files.rows import Parsed, bad_file, collect, find_header, map_header, megabytes, too_large
 
 # An XLSX sheet compresses roughly 5-15x; 20x the upload limit leaves room for honest files while
 # refusing a small archive that would expand to gigabytes inside openpyxl.
@@ -45,12 +45,10 @@ def read_xlsx(data: bytes, max_bytes: int) -> Parsed:
     if expanded > limit:
         zh = f"工作簿解压后为 {megabytes(expanded)} MB，超过上限 {megabytes(limit)} MB，请拆分后上传"
         en = f"The workbook expands to {megabytes(expanded)} MB, over the {megabytes(limit)} MB limit; split it"
-        raise FileTooLarge(
-            zh,
-            en,
-            problems=[Problem("xlsx_expands_too_large", zh, en, found=str(expanded), allowed=str(limit))],
+        raise too_large(
+            "xlsx_expands_too_large", zh, en, size=expanded, limit=limit,
             details={"expanded_bytes": expanded, "limit_bytes": limit},
-        )
+        )  # fmt: skip
 
     import openpyxl  # deferred: importing openpyxl costs ~0.2 s and CSV uploads never need it
 

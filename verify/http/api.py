@@ -18,7 +18,7 @@ from starlette.routing import BaseRoute, Route
 
 from verify.config import Settings
 from verify.crypto.signing import public_jwk, verify_signature
-from verify.domain import codes, errors, payload
+from verify.domain import codes, errors, payload, reference
 from verify.domain.clock import today_cst
 from verify.domain.institution import Institution
 from verify.domain.verification import Verification, verify_path
@@ -59,7 +59,10 @@ class Api:
             Route("/healthz", self.healthz),
             Route("/api/v1/codes/{number:path}", self.check_number),
             Route("/api/v1/lookup", self.lookup, methods=["POST"], max_body_size=LOOKUP_BODY_LIMIT),
+            Route("/api/v1/institutions", self.institutions),
             Route("/api/v1/institutions/{code}", self.institution),
+            Route("/api/v1/reference", self.reference_index),
+            Route("/api/v1/reference/{name}", self.reference_table),
             Route("/api/v1/batches", self.upload_batch, methods=["POST"], max_body_size=upload_limit),
             Route("/api/v1/batches/{batch_id}", self.get_batch),
             Route("/api/v1/verify/{payload}", self.verify),
@@ -127,6 +130,10 @@ class Api:
                     "check_number": "GET /api/v1/codes/{number}",
                     "lookup": "POST /api/v1/lookup",
                     "institution": "GET /api/v1/institutions/{code}",
+                    "institutions": "GET /api/v1/institutions",
+                    "verify": "GET /api/v1/verify/{payload}",
+                    "keys": "GET /.well-known/verify-keys.json",
+                    "reference_tables": "GET /api/v1/reference",
                     "upload_batch": "POST /api/v1/batches",
                     "batch": "GET /api/v1/batches/{batch_id}",
                 },
@@ -167,6 +174,43 @@ class Api:
     async def verify(self, request: Request) -> Response:
         return JSON(self.verification(request).to_json(), headers={"Cache-Control": "no-store"})
 
+    async def institutions(self, request: Request) -> Response:
+        """Every registered institution's code, name and current status, from the status view (the
+        table a verifier needs to name an issuer; the full record is at /api/v1/institutions/{code})."""
+        snapshot = status_view(request).snapshot
+        issuers = [] if snapshot is None else sorted(snapshot.institutions.values(), key=lambda i: i.code)
+        return _cacheable(
+            request,
+            {
+                "as_of": snapshot.as_of.isoformat() if snapshot else None,
+                "institutions": [
+                    {"code": i.code, "name": i.name, "status": i.status, "since": i.since.isoformat()}
+                    for i in issuers
+                ],
+            },
+            max_age=60,
+        )
+
+    async def reference_index(self, request: Request) -> Response:
+        return _cacheable(
+            request,
+            {
+                "reference_version": codes.REFERENCE_VERSION,
+                "tables": {name: f"/api/v1/reference/{name}" for name in reference.PUBLISHED_TABLES},
+            },
+            max_age=300,
+        )
+
+    async def reference_table(self, request: Request) -> Response:
+        """A versioned reference table, byte for byte: its name carries its version, so it never
+        changes and may be cached for a year."""
+        name = request.path_params["name"]
+        try:
+            body = reference.table_bytes(name)
+        except KeyError:
+            raise errors.NotFound(f"没有参考表 {name[:40]}", f"no reference table {name[:40]}") from None
+        return _cached_bytes(request, body, "application/json", "public, max-age=31536000, immutable")
+
     async def jwks(self, request: Request) -> Response:
         snapshot = status_view(request).snapshot
         keys = [] if snapshot is None else [k for ks in snapshot.keys_by_kid.values() for k in ks]
@@ -175,11 +219,7 @@ class Api:
                       for k in sorted(keys, key=lambda k: (k.not_before, k.kid))]},
             sort_keys=True, separators=(",", ":"),
         ).encode()  # fmt: skip
-        etag = '"' + hashlib.sha256(body).hexdigest()[:32] + '"'
-        headers = {"ETag": etag, "Cache-Control": "public, max-age=300"}
-        if etag in request.headers.get("if-none-match", ""):
-            return Response(status_code=304, headers=headers)
-        return Response(body, media_type="application/jwk-set+json", headers=headers)
+        return _cached_bytes(request, body, "application/jwk-set+json", "public, max-age=300")
 
     async def qr_image(self, request: Request) -> Response:
         number = codes.normalize(request.path_params["number"])
@@ -243,6 +283,20 @@ class Api:
                 "published_at": b.published_at.isoformat() if b.published_at else None,
             }
         )
+
+
+def _cached_bytes(request: Request, body: bytes, media_type: str, cache_control: str) -> Response:
+    """A public answer with an ETag of its bytes; 304 when the client already has them."""
+    etag = '"' + hashlib.sha256(body).hexdigest()[:32] + '"'
+    headers = {"ETag": etag, "Cache-Control": cache_control}
+    if etag in request.headers.get("if-none-match", ""):
+        return Response(status_code=304, headers=headers)
+    return Response(body, media_type=media_type, headers=headers)
+
+
+def _cacheable(request: Request, data: dict[str, Any], *, max_age: int) -> Response:
+    body = json.dumps(data, ensure_ascii=False, sort_keys=True, separators=(",", ":")).encode()
+    return _cached_bytes(request, body, "application/json", f"public, max-age={max_age}")
 
 
 async def _institution_from_token(request: Request) -> Institution:

@@ -291,7 +291,7 @@ def _as_of(value: str | None, lang: str) -> str:
 
 
 def _scope_rows(scope: list[dict[str, Any]], lang: str) -> list[dict[str, Any]]:
-    """One table row per (occupation, 工种, effective date) with its levels, as filed (RULES §6.1)."""
+    """One table row per (occupation, 工种, effective date) with its levels, as filed (docs/RULES.md §6.1)."""
     grouped: dict[tuple[str, str, str, str], list[int]] = {}
     for s in scope:
         key = (s["occupation_code"], s["occupation_name"], s["job"], s["effective_from"])

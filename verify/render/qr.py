@@ -1,7 +1,7 @@
 """QR code images for printed certificates: PNG for print pipelines, SVG for documents, both exact.
 
 The certificate sample (人社鉴发〔2021〕1号) reserves a 30 mm × 30 mm box for the QR code. A printer can
-only put whole dots on paper, so a module is a whole number of printer dots (ANCHORS.md §10.1): at
+only put whole dots on paper, so a module is a whole number of printer dots (docs/QR-FORMAT.md §8): at
 300 dpi a V9/V10 symbol gets 6 dots = 0.508 mm per module, V7/V8 gets 7 dots. A module that is 6.2
 dots wide in the file would be printed as a mix of 6- and 7-dot modules, which distorts the grid a
 phone has to sample, so we round down and accept a symbol slightly smaller than the box.

@@ -15,6 +15,7 @@ from verify.db import audit, batches, institutions, signatures
 from verify.db import certificates as certificate_rows
 from verify.db.pool import Executor, Pool, transaction
 from verify.domain import occupations
+from verify.domain.events import CertificateEvent
 from verify.domain.institution import SPECIAL_ASSESSOR
 from verify.services import seed
 
@@ -87,20 +88,10 @@ async def load(pool: Pool, protector: IdProtector, *, today: date, signer: issua
     plans = _plans()
     async with transaction(pool) as conn:
         await seed.file_plans(conn, plans)
-        batch_ids: dict[tuple[int, int], int] = {}
-        for plan in plans:
-            for year in range(2019, today.year + 1):
-                batch_ids[(plan.id, year)] = await batches.insert_batch(
-                    conn,
-                    public_id=f"BDEMO{plan.id:03d}{year}",
-                    institution_id=plan.id,
-                    file_sha256=f"{TAG}:{plan.fields['code']}:{year}",
-                    filename=f"demo-{plan.fields['code']}-{year}.csv",
-                    file_format="csv",
-                    row_count=0,
-                    submitted_by=TAG,
-                    state="published",
-                )
+        batch_ids = await seed.year_batches(
+            conn, plans, today, tag=TAG, published=True, first_year=lambda plan: 2019,
+            ids=lambda plan, year: (f"BDEMO{plan.id:03d}{year}", f"{TAG}:{plan.fields['code']}:{year}"),
+        )  # fmt: skip
         placed = list(seed.generate_certificates(rng, plans, CERTIFICATES, batch_ids, protector, today))
         await certificate_rows.copy_certificates(conn, placed)
         await batches.count_rows(conn, TAG)
@@ -111,16 +102,13 @@ async def load(pool: Pool, protector: IdProtector, *, today: date, signer: issua
             )
         # One revoked and one superseded certificate, so every verdict can be tried (rules 35-36).
         first = [c.number for c, institution_id, _ in placed if institution_id == plans[0].id][:3]
-        await certificate_rows.record_certificate_event(
-            conn, first[1], "revoked", effective=date(2025, 3, 1), reason_category="fraud",
-            reason="第八条：冒名顶替（演示）", decided_by="河南省职业技能鉴定指导中心", document_ref="豫示〔2025〕3号",
-            served="官网公告", superseded_by=None, recorded_by="cli:demo",
-        )  # fmt: skip
-        await certificate_rows.record_certificate_event(
-            conn, first[2], "superseded", effective=date(2025, 5, 1), reason_category="data_error",
-            reason="数据更正：姓名录入错误（演示）", decided_by="郑州市中原职业技能评价中心（演示）", document_ref=None,
-            served="书面送达", superseded_by=first[0], recorded_by="cli:demo",
-        )  # fmt: skip
+        for event in (
+            CertificateEvent(first[1], "revoked", date(2025, 3, 1), "fraud", "第八条：冒名顶替（演示）",
+                             "河南省职业技能鉴定指导中心", "豫示〔2025〕3号", "官网公告"),
+            CertificateEvent(first[2], "superseded", date(2025, 5, 1), "data_error", "数据更正：姓名录入错误（演示）",
+                             "郑州市中原职业技能评价中心（演示）", None, "书面送达", superseded_by=first[0]),
+        ):  # fmt: skip
+            await certificate_rows.record_certificate_event(conn, event, recorded_by="cli:demo")
         # A suspended institution: its earlier certificates stay valid (rule 38), new uploads are refused (rule 39).
         suspended = next(p for p in plans if p.fields["code"] == "S000041030007")
         await institutions.set_institution_status(

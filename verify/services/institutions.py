@@ -17,7 +17,15 @@ from verify.domain.batch.cells import normalize_job
 from verify.domain.certificate import level_json
 from verify.domain.channels import NATIONAL_HOTLINE, OFFICIAL_SITES
 from verify.domain.errors import InvalidCode, InvalidInput, Problem
-from verify.domain.institution import KIND_LABELS, SPECIAL_ASSESSOR, STATUS_LABELS, Institution, Scope
+from verify.domain.institution import (
+    KIND_LABELS,
+    MERGED,
+    SPECIAL_ASSESSOR,
+    STATUS_LABELS,
+    TERMINATED,
+    Institution,
+    Scope,
+)
 
 
 class InstitutionAdmin:
@@ -123,7 +131,7 @@ class InstitutionAdmin:
             parts = codes.institution_key_parts(code)
             province = parts["province"]["code"]
             city = parts.get("city", {}).get("code") if isinstance(parts.get("city"), dict) else None
-            # 技工院校 file as Y for their own students and S for the public (RULES §1.2), so only
+            # 技工院校 file as Y for their own students and S for the public (豫职鉴〔2021〕1号, 豫人社办函〔2021〕155号), so only
             # employers and social organisations have a fixed letter.
             letter = {"employer": "Y", "social": "S"}.get(kind)
             if letter and code[0] != letter:
@@ -203,7 +211,7 @@ class InstitutionAdmin:
             raise InvalidInput("必须写明决定的理由或条款", "a reason (article, facts) is required")
         inst = await institutions.get_institution(self.pool, institution_code)
         target = None
-        if status == "merged":
+        if status == MERGED:
             if not merged_into:
                 raise InvalidInput("合并须指明并入的机构", "a merger must name the absorbing institution")
             target = await institutions.get_institution(self.pool, merged_into)
@@ -214,7 +222,7 @@ class InstitutionAdmin:
                 conn, inst.id, status, effective, reason=reason, document_ref=document_ref, decided_by=actor,
                 merged_into=target.code if target else None,
             )  # fmt: skip
-            if status in ("merged", "terminated"):
+            if status in (MERGED, TERMINATED):
                 await institutions.retire_code(conn, inst.id, inst.code, effective, reason)
             await audit.audit(conn, actor, "institution.status", inst.code,
                               {"status": status, "effective": effective.isoformat(), "reason": reason,

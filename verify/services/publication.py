@@ -11,9 +11,8 @@ from typing import Any
 from verify.crypto import issuance
 from verify.db import audit, batches, certificates, signatures
 from verify.db.pool import Pool, transaction
-from verify.domain import codes
 from verify.domain.errors import Conflict, InvalidInput, NotFound
-from verify.domain.events import EVENT_STATUS, REASON_CATEGORIES
+from verify.domain.events import CertificateEvent
 
 
 class Publication:
@@ -62,62 +61,31 @@ class Publication:
             )
         return count
 
-    async def certificate_event(
-        self,
-        number: str,
-        event: str,
-        *,
-        effective: date,
-        reason_category: str,
-        reason: str,
-        decided_by: str,
-        actor: str,
-        document_ref: str | None = None,
-        served: str | None = None,
-        superseded_by: str | None = None,
-    ) -> dict[str, Any]:
-        """Revoke, supersede or reinstate (a 复核 reversal) one certificate, keeping the history
-        (rules 35-37). Raises NotFound, InvalidInput, Conflict."""
-        canonical = codes.normalize(number)
-        if event not in EVENT_STATUS:
-            raise InvalidInput(
-                "事件必须是 revoked、superseded 或 reinstated",
-                "event must be revoked, superseded or reinstated",
-            )
-        if reason_category not in REASON_CATEGORIES:
-            raise InvalidInput(
-                f"原因类别必须是 {', '.join(REASON_CATEGORIES)} 之一",
-                f"reason category must be one of {', '.join(REASON_CATEGORIES)}",
-            )
-        if not reason.strip() or not decided_by.strip():
-            raise InvalidInput(
-                "必须写明理由（条款与事实）和作出决定的机关",
-                "the reason (article, facts) and the deciding body are required",
-            )
+    async def certificate_event(self, event: CertificateEvent, *, actor: str) -> dict[str, Any]:
+        """Record a revocation, supersession or reinstatement (a 复核 reversal) of one certificate,
+        keeping the history (rules 35-37). Raises InvalidInput (the event's own checks, or a
+        successor that is not registered), NotFound, Conflict (already in that status)."""
+        event = event.checked()
         async with transaction(self.pool) as conn:
-            current = await certificates.certificate_status_row(conn, canonical)
+            current = await certificates.certificate_status_row(conn, event.number)
             if current is None:
-                raise NotFound(f"未找到证书 {canonical}", f"no certificate {canonical}")
-            target = EVENT_STATUS[event]
-            if current["status"] == target:
-                raise Conflict(f"证书当前状态已是 {target}", f"the certificate is already {target}")
-            if event == "superseded":
-                successor = codes.normalize(superseded_by or "")
-                if not successor or await certificates.certificate_status_row(conn, successor) is None:
-                    raise InvalidInput(
-                        "取代它的新证书必须已在登记库中",
-                        "the superseding certificate must exist in the registry",
-                    )
-                superseded_by = successor
-            await certificates.record_certificate_event(
-                conn, canonical, event, effective=effective, reason_category=reason_category, reason=reason,
-                decided_by=decided_by, document_ref=document_ref, served=served, superseded_by=superseded_by,
-                recorded_by=actor,
-            )  # fmt: skip
-            await audit.audit(conn, actor, f"certificate.{event}", canonical,
-                              {"category": reason_category, "document_ref": document_ref})  # fmt: skip
-            history = await certificates.certificate_history(conn, canonical)
-        return {"number": canonical, "status": target, "history": [_jsonable(h) for h in history]}
+                raise NotFound(f"未找到证书 {event.number}", f"no certificate {event.number}")
+            if current["status"] == event.status:
+                raise Conflict(
+                    f"证书当前状态已是 {event.status}", f"the certificate is already {event.status}"
+                )
+            if (
+                event.superseded_by
+                and await certificates.certificate_status_row(conn, event.superseded_by) is None
+            ):
+                raise InvalidInput(
+                    "取代它的新证书必须已在登记库中", "the superseding certificate must exist in the registry"
+                )
+            await certificates.record_certificate_event(conn, event, recorded_by=actor)
+            await audit.audit(conn, actor, f"certificate.{event.event}", event.number,
+                              {"category": event.reason_category, "document_ref": event.document_ref})  # fmt: skip
+            history = await certificates.certificate_history(conn, event.number)
+        return {"number": event.number, "status": event.status, "history": [_jsonable(h) for h in history]}
 
 
 def _jsonable(row: dict[str, Any]) -> dict[str, Any]:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import random
 import secrets
 from collections import defaultdict
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any
@@ -195,6 +195,36 @@ def generate_certificates(
         yield certificate, plan.id, batch_ids[(plan.id, issue.year)]
 
 
+async def year_batches(
+    conn: Conn,
+    plans: list[InstitutionPlan],
+    today: date,
+    *,
+    tag: str,
+    published: bool,
+    first_year: Callable[[InstitutionPlan], int],
+    ids: Callable[[InstitutionPlan, int], tuple[str, str]],
+) -> dict[tuple[int, int], int]:
+    """One batch per (planned institution, year) up to this year, tagged ``submitted_by=tag``;
+    ``ids`` gives each its public id and file digest. Returns (institution id, year) -> batch id."""
+    batch_ids: dict[tuple[int, int], int] = {}
+    for plan in plans:
+        for year in range(first_year(plan), today.year + 1):
+            public_id, digest = ids(plan, year)
+            batch_ids[(plan.id, year)] = await batches.insert_batch(
+                conn,
+                public_id=public_id,
+                institution_id=plan.id,
+                file_sha256=digest,
+                filename=f"{tag}-{plan.fields['code']}-{year}.csv",
+                file_format="csv",
+                row_count=0,
+                submitted_by=tag,
+                state="published" if published else "submitted",
+            )
+    return batch_ids
+
+
 async def file_plans(conn: Conn, plans: list[InstitutionPlan]) -> None:
     """Insert the planned institutions with their scopes; sets each plan's id."""
     for plan in plans:
@@ -222,20 +252,11 @@ async def seed(
     report = SeedReport(institutions=len(plans))
     async with transaction(pool) as conn:
         await file_plans(conn, plans)
-        batch_ids: dict[tuple[int, int], int] = {}
-        for plan in plans:
-            for year in range(max(2019, plan.fields["filing_date"].year), today.year + 1):
-                batch_ids[(plan.id, year)] = await batches.insert_batch(
-                    conn,
-                    public_id="B" + secrets.token_hex(8).upper(),
-                    institution_id=plan.id,
-                    file_sha256=f"{tag}:{secrets.token_hex(16)}",
-                    filename=f"{tag}-{plan.fields['code']}-{year}.csv",
-                    file_format="csv",
-                    row_count=0,
-                    submitted_by=tag,
-                    state="published" if published else "submitted",
-                )
+        batch_ids = await year_batches(
+            conn, plans, today, tag=tag, published=published,
+            first_year=lambda plan: max(2019, plan.fields["filing_date"].year),
+            ids=lambda plan, year: ("B" + secrets.token_hex(8).upper(), f"{tag}:{secrets.token_hex(16)}"),
+        )  # fmt: skip
         rows = generate_certificates(rng, plans, certificates, batch_ids, protector, today)
         buffer: list[Placed] = []
         for row in rows:
