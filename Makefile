@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 RUNTIME := $(VENV)/.installed-runtime
 DEV := $(VENV)/.installed-dev
 
-.PHONY: install install-dev browser-deps run stop test test-pg15 lint format typecheck bench clean
+.PHONY: install install-dev browser-deps run stop test test-pg15 lint format typecheck bench fuzz clean
 
 $(RUNTIME): pyproject.toml
 	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "verify needs Python 3.11 or newer"'
@@ -60,6 +60,18 @@ test: lint typecheck browser-deps
 bench: install-dev
 	$(BIN)/python -m loadtests.bench_registry
 	$(BIN)/python -m loadtests.bench_signing
+	$(BIN)/python -m loadtests.bench_throttle
+
+# Fault drills against the real CLI and database (docs/RELIABILITY.md is rewritten with the results).
+.PHONY: drills
+drills: install-dev
+	$(BIN)/python -m loadtests.drills --write
+
+# Coverage-guided fuzzing (atheris; hypothesis where atheris does not install), FUZZ_SECONDS per target.
+FUZZ_SECONDS ?= 600
+fuzz: install-dev
+	$(BIN)/python -m pip install --quiet -e '.[fuzz]' || echo "atheris unavailable: falling back to hypothesis"
+	$(BIN)/python -m tests.fuzz.run all --seconds $(FUZZ_SECONDS)
 
 clean:
 	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache .hypothesis

@@ -104,8 +104,11 @@ async def pool(test_dsn: str) -> AsyncIterator[asyncpg.Pool]:
 
 
 @pytest.fixture(scope="session")
-async def registry(pool: asyncpg.Pool, protector: IdProtector, test_dsn: str) -> Registry:
-    return Registry(pool, protector, id_keys=IdKeys(INDEX_KEY, ENC_KEY), today=lambda: TODAY, dsn=test_dsn)
+async def registry(pool: asyncpg.Pool, protector: IdProtector, test_dsn: str, settings: Settings) -> Registry:
+    return Registry(
+        pool, protector, id_keys=IdKeys(INDEX_KEY, ENC_KEY), today=lambda: TODAY, dsn=test_dsn,
+        throttle=settings.throttle,
+    )  # fmt: skip
 
 
 @pytest.fixture(scope="session")
@@ -211,6 +214,8 @@ async def client(
     async def factory() -> Registry:  # pragma: no cover - the lifespan is not run under ASGITransport
         return registry
 
+    # The throttle's counters are shared through the database: each test starts with fresh budgets.
+    await registry.pool.execute("DELETE FROM lookup_throttle")
     app = create_app(settings, registry_factory=factory)
     app.state.registry = registry
     app.state.status_view = status_view

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from verify.domain.errors import ConfigError
+from verify.domain.throttle import ThrottlePolicy
 
 MiB = 1024 * 1024
 
@@ -104,10 +105,16 @@ SETTINGS_TABLE: tuple[Setting, ...] = (
         "VERIFY_LOOKUP_PER_MINUTE", "10", "每个 IP 每分钟公开查询次数", "Public lookups per IP per minute"
     ),
     Setting(
-        "VERIFY_LOOKUP_FAILS_PER_NUMBER",
+        "VERIFY_LOOKUP_FREE_FAILURES",
         "5",
-        "每个证书编号 24 小时内允许的姓名不符次数",
-        "Failed names allowed per certificate number per 24 h",
+        "同一证书编号（或证件号码）连续姓名不符多少次后开始限时暂停查询",
+        "Wrong names in a row one number (or ID) takes before lookups of it pause",
+    ),
+    Setting(
+        "VERIFY_LOOKUP_MAX_WAIT",
+        "900",
+        "姓名不符后暂停时间的上限（秒，每次翻倍，从 30 秒起）",
+        "Longest pause after wrong names, in seconds (doubling from 30 s)",
     ),
     Setting(
         "VERIFY_TRUST_PROXY",
@@ -116,6 +123,12 @@ SETTINGS_TABLE: tuple[Setting, ...] = (
         "1 = take the client address from X-Forwarded-For",
     ),
     Setting("VERIFY_LOG_LEVEL", "info", "日志级别", "Log level"),
+    Setting(
+        "VERIFY_ACCESS_LOG",
+        "1",
+        "为 1 时写访问日志（只记路由模板与路径摘要，不含个人信息）",
+        "1 = write the access log (route template and a path hash, no personal data)",
+    ),
 )
 
 
@@ -170,10 +183,10 @@ class Settings:
     status_max_age: float
     web_dir: Path
     max_upload_bytes: int
-    lookup_per_minute: int
-    lookup_fails_per_number: int
+    throttle: ThrottlePolicy
     trust_proxy: bool
     log_level: str
+    access_log: bool
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str], *, cwd: Path | None = None) -> Settings:
@@ -205,10 +218,15 @@ class Settings:
                 environ.get("VERIFY_WEB_DIR") or str(Path(__file__).resolve().parent.parent / "web"), base
             ),
             max_upload_bytes=_int(environ, "VERIFY_MAX_UPLOAD_MB", "50", 1) * MiB,
-            lookup_per_minute=_int(environ, "VERIFY_LOOKUP_PER_MINUTE", "10", 1),
-            lookup_fails_per_number=_int(environ, "VERIFY_LOOKUP_FAILS_PER_NUMBER", "5", 1),
+            throttle=ThrottlePolicy(
+                per_address=_int(environ, "VERIFY_LOOKUP_PER_MINUTE", "10", 1),
+                window=60,
+                free_failures=_int(environ, "VERIFY_LOOKUP_FREE_FAILURES", "5", 1),
+                max_seconds=_int(environ, "VERIFY_LOOKUP_MAX_WAIT", "900", 30),
+            ),
             trust_proxy=(environ.get("VERIFY_TRUST_PROXY", "0") == "1"),
             log_level=(environ.get("VERIFY_LOG_LEVEL") or "info").lower(),
+            access_log=(environ.get("VERIFY_ACCESS_LOG", "1") or "1") == "1",
         )
 
     @property

@@ -225,7 +225,7 @@ def start_server(test_dsn: str, keyring: Keyring, home: Path, **env_extra: str) 
         "VERIFY_KEY_PASSPHRASE": PASSPHRASE.decode(),
         "VERIFY_PUBLIC_URL": base,
         "VERIFY_LOOKUP_PER_MINUTE": "100000",
-        "VERIFY_LOOKUP_FAILS_PER_NUMBER": "100000",
+        "VERIFY_LOOKUP_FREE_FAILURES": "100000",
         "VERIFY_LOG_LEVEL": "warning",
         **env_extra,
     }

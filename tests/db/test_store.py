@@ -29,7 +29,7 @@ async def _institution(conn: db_pool.Conn) -> tuple[int, str]:
 async def test_migrations_are_applied_once(pool: asyncpg.Pool) -> None:
     assert await db_pool.migrate(pool) == []
     names = [r["name"] for r in await pool.fetch("SELECT name FROM schema_migrations ORDER BY name")]
-    assert names == ["001_registry.sql", "002_signing.sql"]
+    assert names == ["001_registry.sql", "002_signing.sql", "003_throttle.sql"]
 
 
 async def test_rule_40_trigger_refuses_a_retired_code(conn: db_pool.Conn) -> None:

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import asyncpg
 import httpx
 import pytest
 
 from tests.conftest import InstitutionFactory
 from tests.factories import Row, csv_bytes, holder_id, number_of
 from verify.crypto.signing import Signer
+from verify.domain import errors
 from verify.services.registry import Registry
 from verify.services.status_view import StatusView
 
@@ -244,3 +246,36 @@ async def test_institution_directory_names_every_issuer_from_the_status_view(
     assert (
         await client.get("/api/v1/institutions", headers={"if-none-match": r.headers["etag"]})
     ).status_code == 304
+
+
+async def test_rule_57_wrong_names_on_an_id_close_that_id_for_every_address(
+    client: httpx.AsyncClient, registry: Registry
+) -> None:
+    # ID + name guesses are bounded per ID (its blind index), not only per address: five wrong names
+    # from five addresses, then the sixth address is refused too, and other IDs stay open.
+    person, other = holder_id(), holder_id()
+    for i in range(5):
+        answer = await registry.lookup_by_id(person, f"赵{i}", client=f"198.51.100.{i}")
+        assert not answer.found
+    with pytest.raises(errors.RateLimited) as refused:
+        await registry.lookup_by_id(person, "赵五", client="198.51.100.99")
+    assert refused.value.retry_after is not None and 1 <= refused.value.retry_after <= 30
+    assert not (await registry.lookup_by_id(other, "赵五", client="198.51.100.99")).found
+    # The lookup form and API answer that refusal as 429 with Retry-After.
+    r = await client.post("/api/v1/lookup", json={"id_number": person, "name": "赵六"})
+    assert r.status_code == 429 and r.json()["error"] == "rate_limited"
+    assert 1 <= int(r.headers["retry-after"]) <= 30
+
+
+async def test_rule_57_throttle_table_holds_no_address_number_or_id(
+    client: httpx.AsyncClient, registry: Registry, pool: asyncpg.Pool
+) -> None:
+    person = holder_id()
+    await registry.lookup_by_id(person, "钱一", client="198.51.100.42")
+    await registry.lookup_by_number("Y000041010012224999997", "钱一", client="198.51.100.42")
+    rows = await pool.fetch("SELECT * FROM lookup_throttle")
+    assert len(rows) == 3  # one address, two targets
+    dumped = repr([dict(r) for r in rows]).encode()
+    for secret in (person, "198.51.100.42", "Y000041010012224999997", "2224999997"):
+        assert secret.encode() not in dumped
+    assert {len(r["key"]) for r in rows} == {16}

@@ -271,3 +271,11 @@ def test_key_recomposes_after_dropping_separators() -> None:
     key = name_key("A´")
     assert key == "\u00e1"
     assert name_key(key) == key
+
+
+def test_a_name_that_nfkc_turns_into_a_lone_mark_has_no_key() -> None:
+    # Found by the fuzzer (tests/fuzz): halfwidth ﾟ (Lm) passes normalize_name, but NFKC makes it the
+    # combining U+309A, a key with no letter that name_key itself would refuse: not a fixed point.
+    for raw in ("\uff9f", "\uff9e", "\uff9f+"):
+        with pytest.raises(InvalidName):
+            name_key(raw)

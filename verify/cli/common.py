@@ -6,7 +6,9 @@ import asyncio
 import getpass
 import json
 import os
+import signal
 import sys
+import threading
 from collections.abc import Awaitable, Callable
 from datetime import UTC, date, datetime
 from typing import Any, TypeVar
@@ -16,7 +18,7 @@ from verify.domain import errors
 from verify.domain.clock import today_cst
 from verify.services import runtime
 from verify.services.imports import shutdown_checkers
-from verify.services.registry import Registry
+from verify.services.registry import UNAVAILABLE_ERRORS, Registry
 
 T = TypeVar("T")
 
@@ -25,17 +27,65 @@ def print_json(value: Any) -> None:
     print(json.dumps(value, ensure_ascii=False, indent=2, default=str))
 
 
+# Closing politely waits for the server; a database that went away gets this long, then the
+# sockets are dropped. Keeps every command's failure bounded (README: "Exit codes").
+CLOSE_SECONDS = 5.0
+
+
+class Interrupted(Exception):
+    """SIGINT or SIGTERM reached a command; ``signal`` says which (exit 128 + signal)."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signal.Signals(signum).name)
+        self.signum = signum
+
+
 def with_registry(settings: Settings, fn: Callable[[Registry], Awaitable[T]]) -> T:
-    """Start the database if needed, run ``fn`` against a registry, close everything."""
+    """Start the database if needed, run ``fn`` against a registry, close everything.
+
+    Raises Unavailable when the database cannot be reached or goes away mid-command, Interrupted
+    on SIGINT/SIGTERM; either way the pool and the row-checker processes are shut down first.
+    """
 
     async def run() -> T:
         dsn, _ = runtime.ensure_database(settings)
-        reg = await runtime.open_registry(settings, dsn=dsn, max_size=4)
+        task = asyncio.current_task()
+        assert task is not None
+        loop = asyncio.get_running_loop()
+        received: list[int] = []
+
+        def interrupt(signum: int) -> None:
+            received.append(signum)
+            task.cancel()
+
+        # Signal handlers exist only in the main thread (tests run commands in others).
+        handled = threading.current_thread() is threading.main_thread()
+        for signum in (signal.SIGINT, signal.SIGTERM) if handled else ():
+            loop.add_signal_handler(signum, interrupt, signum)
+        reg: Registry | None = None
         try:
+            reg = await runtime.open_registry(settings, dsn=dsn, max_size=4)
             return await fn(reg)
+        except UNAVAILABLE_ERRORS as exc:
+            raise errors.Unavailable(
+                "数据库不可用或在命令执行中断开，未写入任何数据，请稍后重试",
+                "the database is unavailable or went away during the command; nothing was written, "
+                "try again later",
+                details={"cause": type(exc).__name__},
+            ) from exc
+        except asyncio.CancelledError:
+            if received:
+                raise Interrupted(received[0]) from None
+            raise
         finally:
-            await reg.pool.close()
-            shutdown_checkers()
+            if reg is not None:
+                try:
+                    await asyncio.wait_for(reg.pool.close(), CLOSE_SECONDS)
+                except (TimeoutError, *UNAVAILABLE_ERRORS):  # type: ignore[misc]
+                    reg.pool.terminate()
+            shutdown_checkers(wait=not received)
+            for signum in (signal.SIGINT, signal.SIGTERM) if handled else ():
+                loop.remove_signal_handler(signum)
 
     return asyncio.run(run())
 

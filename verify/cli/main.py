@@ -15,6 +15,7 @@ from collections.abc import Sequence
 
 from verify import __version__
 from verify.cli import batches, certificates, data, institutions, keys, server
+from verify.cli.common import Interrupted
 from verify.config import Settings
 from verify.domain import errors
 
@@ -58,6 +59,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         body = exc.to_json()
         print(json.dumps(body, ensure_ascii=False, indent=2, default=str), file=sys.stderr)
         return exit_code(exc)
+    except Interrupted as exc:
+        print(f"interrupted ({exc}); nothing more was written", file=sys.stderr)
+        return 128 + exc.signum
     except KeyboardInterrupt:
         return 130
     except BrokenPipeError:

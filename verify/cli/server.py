@@ -12,6 +12,7 @@ from verify.cli.common import print_json
 from verify.config import Settings
 from verify.domain import errors
 from verify.services import runtime
+from verify.services.privileges import drop_to_web_user
 
 
 def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
@@ -26,6 +27,10 @@ def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
         await reg.pool.close()
 
     asyncio.run(prepare())  # migrations once, before workers start
+    runtime.id_keys(settings)  # the ID keys file exists before root is given up
+    dropped = drop_to_web_user(settings)
+    if dropped is not None:
+        print(f"running as {dropped.name} (uid {dropped.uid}), not root", file=sys.stderr)
     host = args.host or settings.host
     port = args.port or settings.port
     workers = args.workers or settings.workers
@@ -41,6 +46,7 @@ def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
         workers=workers,
         log_level=settings.log_level,
         proxy_headers=settings.trust_proxy,
+        access_log=False,  # the app writes its own, without personal data (verify.http.guard)
         server_header=False,
     )
     return 0

@@ -114,7 +114,7 @@ def find_postgres_bin() -> Path:
 
 
 @dataclass(frozen=True, slots=True)
-class _ServerUser:
+class SystemUser:
     uid: int
     gid: int
     name: str
@@ -163,7 +163,7 @@ def _clean_env() -> dict[str, str]:
     return {k: v for k, v in os.environ.items() if not k.startswith("PG")}
 
 
-def _can_traverse(st: os.stat_result, user: _ServerUser) -> bool:
+def _can_traverse(st: os.stat_result, user: SystemUser) -> bool:
     # POSIX checks exactly one class: owner, else group, else other.
     if st.st_uid == user.uid:
         return bool(st.st_mode & stat.S_IXUSR)
@@ -172,7 +172,7 @@ def _can_traverse(st: os.stat_result, user: _ServerUser) -> bool:
     return bool(st.st_mode & stat.S_IXOTH)
 
 
-def _ensure_parents_traversable(path: Path, user: _ServerUser) -> None:
+def _ensure_parents_traversable(path: Path, user: SystemUser) -> None:
     # Only o+x, never read bits: the server user must reach its own files but has no business listing
     # anyone's home. This matters in CI, where the project lives at /root/project inside a chroot and
     # /root is mode 700, so without o+x on /root verify-pg cannot even reach var/pg or the venv.
@@ -207,37 +207,46 @@ def _ensure_tree_public(top: Path) -> None:
                 os.chmod(path, wanted)
 
 
-def _ensure_system_user() -> _ServerUser:
+def _ensure_system_user() -> SystemUser:
+    return ensure_system_user(
+        SERVER_USER,
+        "verify embedded PostgreSQL",
+        ("PostgreSQL 不能以 root 运行", "PostgreSQL refuses to run as root"),
+    )
+
+
+def ensure_system_user(name: str, comment: str, why: tuple[str, str]) -> SystemUser:
+    """The system user ``name`` (created with useradd, no home, no shell, when missing); ``why``
+    (zh, en) says in the error why it is needed. Raises ConfigError when it cannot be created."""
     try:
-        pw = pwd.getpwnam(SERVER_USER)
+        pw = pwd.getpwnam(name)
     except KeyError:
         useradd = shutil.which("useradd") or next(
             (p for p in ("/usr/sbin/useradd", "/sbin/useradd") if os.path.exists(p)), None
         )
         if useradd is None:
             raise ConfigError(
-                f"以 root 运行时需要系统用户 {SERVER_USER}（PostgreSQL 不能以 root 运行），但找不到 useradd；"
-                f"请手动创建该用户，或以普通用户运行",
-                f"Running as root needs the system user {SERVER_USER} (PostgreSQL refuses to run as root) "
-                f"but useradd is missing; create the user by hand or run as a normal user",
+                f"以 root 运行时需要系统用户 {name}（{why[0]}），但找不到 useradd；请手动创建该用户，或以普通用户运行",
+                f"Running as root needs the system user {name} ({why[1]}) but useradd is missing; "
+                f"create the user by hand or run as a normal user",
             ) from None
         shell = next((s for s in ("/usr/sbin/nologin", "/sbin/nologin") if os.path.exists(s)), "/bin/false")
         result = subprocess.run(
             [useradd, "--system", "--user-group", "--no-create-home", "--home-dir", "/nonexistent",
-             "--shell", shell, "--comment", "verify embedded PostgreSQL", SERVER_USER],
+             "--shell", shell, "--comment", comment, name],
             capture_output=True,
             text=True,
             check=False,
         )  # fmt: skip
         try:
-            # Re-read rather than trust the exit code: another cluster may have created it concurrently.
-            pw = pwd.getpwnam(SERVER_USER)
+            # Re-read rather than trust the exit code: another process may have created it concurrently.
+            pw = pwd.getpwnam(name)
         except KeyError:
             raise ConfigError(
-                f"无法创建系统用户 {SERVER_USER}：{result.stderr.strip()}",
-                f"Could not create the system user {SERVER_USER}: {result.stderr.strip()}",
+                f"无法创建系统用户 {name}：{result.stderr.strip()}",
+                f"Could not create the system user {name}: {result.stderr.strip()}",
             ) from None
-    return _ServerUser(pw.pw_uid, pw.pw_gid, pw.pw_name)
+    return SystemUser(pw.pw_uid, pw.pw_gid, pw.pw_name)
 
 
 class EmbeddedCluster:
@@ -302,6 +311,8 @@ class EmbeddedCluster:
             self._prepare_for(user)
         self._mkdir(self.log_file.parent, user)
         self._prepare_socket_dir(user)
+        if user is not None:
+            self._open_socket_to_group(user)
         major = _major(self._binary_version())
         if major < MIN_MAJOR:
             raise ConfigError(
@@ -392,7 +403,7 @@ class EmbeddedCluster:
 
     # ------------------------------------------------------------------ identity and permissions
 
-    def _server_user(self) -> _ServerUser | None:
+    def _server_user(self) -> SystemUser | None:
         """None: run the server as ourselves. Otherwise the user to switch to (we are root)."""
         try:
             st: os.stat_result | None = self.data_dir.stat()
@@ -411,9 +422,9 @@ class EmbeddedCluster:
             # A developer's own cluster (later run via sudo) keeps its owner instead of being taken over.
             try:
                 pw = pwd.getpwuid(st.st_uid)
-                return _ServerUser(pw.pw_uid, pw.pw_gid, pw.pw_name)
+                return SystemUser(pw.pw_uid, pw.pw_gid, pw.pw_name)
             except KeyError:
-                return _ServerUser(st.st_uid, st.st_gid, str(st.st_uid))
+                return SystemUser(st.st_uid, st.st_gid, str(st.st_uid))
         if st is not None:
             raise ConfigError(
                 f"{self.data_dir} 属于 root，但 PostgreSQL 不能以 root 运行；请执行 chown -R {SERVER_USER}: {self.root}",
@@ -422,7 +433,7 @@ class EmbeddedCluster:
             )
         return _ensure_system_user()
 
-    def _prepare_for(self, user: _ServerUser) -> None:
+    def _prepare_for(self, user: SystemUser) -> None:
         # Own root first, so the walk below does not add o+x to it on the way to run/.
         self._chown(self.root, user)
         for path in (self.root, self.socket_dir, self.bin_dir, self.bin_dir.resolve()):
@@ -439,18 +450,26 @@ class EmbeddedCluster:
                 self._chown(path, user)
 
     @staticmethod
-    def _chown(path: Path, user: _ServerUser | None) -> None:
+    def _chown(path: Path, user: SystemUser | None) -> None:
         if user is None:
             return
         st = path.lstat()
         if (st.st_uid, st.st_gid) != (user.uid, user.gid):
             os.chown(path, user.uid, user.gid, follow_symlinks=False)
 
-    def _mkdir(self, path: Path, user: _ServerUser | None = None) -> None:
+    def _mkdir(self, path: Path, user: SystemUser | None = None) -> None:
         path.mkdir(mode=0o700, parents=True, exist_ok=True)
         self._chown(path, user)
 
-    def _prepare_socket_dir(self, user: _ServerUser | None) -> None:
+    def _open_socket_to_group(self, user: SystemUser) -> None:
+        # The web workers run as their own user (verify-web, verify.services.privileges) with the server
+        # user's group as a supplementary group: group traverse (no read) on the way to the socket
+        # lets them connect, while the data directory stays 0700 (PostgreSQL insists on it).
+        for path in {self.root, self.socket_dir}:
+            os.chown(path, user.uid, user.gid, follow_symlinks=False)
+            os.chmod(path, 0o710, follow_symlinks=False)  # noqa: S103 - group traverse only, no read
+
+    def _prepare_socket_dir(self, user: SystemUser | None) -> None:
         if self.socket_dir.parent == self.root:
             self._mkdir(self.socket_dir, user)
             return
@@ -470,7 +489,7 @@ class EmbeddedCluster:
 
     # ------------------------------------------------------------------ initdb and configuration
 
-    def _initdb(self, user: _ServerUser | None, deadline: float) -> None:
+    def _initdb(self, user: SystemUser | None, deadline: float) -> None:
         if self.data_dir.exists():
             try:
                 self.data_dir.rmdir()
@@ -521,7 +540,7 @@ class EmbeddedCluster:
             ]
         )
 
-    def _write_conf(self, user: _ServerUser | None) -> None:
+    def _write_conf(self, user: SystemUser | None) -> None:
         main_conf = self.data_dir / "postgresql.conf"
         text = main_conf.read_text(encoding="utf-8")
         if _CONF_INCLUDE not in text:
@@ -576,7 +595,7 @@ class EmbeddedCluster:
 
     # ------------------------------------------------------------------ process control
 
-    def _start(self, user: _ServerUser | None, deadline: float) -> None:
+    def _start(self, user: SystemUser | None, deadline: float) -> None:
         last_error = ""
         while True:
             pidfile = self._read_pidfile()
@@ -721,7 +740,7 @@ class EmbeddedCluster:
 
     def _server_cmd(
         self,
-        user: _ServerUser | None,
+        user: SystemUser | None,
         argv: list[str],
         deadline: float,
         *,

@@ -45,12 +45,18 @@ async def _init_connection(conn: Conn) -> None:
     )
 
 
+# A connection attempt to a database that is down or unreachable fails within this many seconds
+# (asyncpg's default is 60), so a lookup answers 503 promptly instead of hanging.
+CONNECT_TIMEOUT = 2.0
+
+
 async def create_pool(dsn: str, *, min_size: int = 1, max_size: int = 10) -> asyncpg.Pool:
     """Open a pool. Raises Unavailable when the database cannot be reached."""
     try:
         pool = await asyncpg.create_pool(
-            dsn, min_size=min_size, max_size=max_size, init=_init_connection, command_timeout=60
-        )
+            dsn, min_size=min_size, max_size=max_size, init=_init_connection, command_timeout=60,
+            timeout=CONNECT_TIMEOUT,
+        )  # fmt: skip
     except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
         raise Unavailable(details={"cause": type(exc).__name__}) from exc
     assert pool is not None

@@ -41,6 +41,8 @@ class VerifyError(Exception):
     reason: str = "error"
     default_zh: str = "请求无法处理"
     default_en: str = "The request could not be processed"
+    # Seconds after which trying again may succeed (HTTP Retry-After); None = retrying will not help.
+    retry_after: int | None = None
 
     def __init__(
         self,
@@ -49,9 +51,12 @@ class VerifyError(Exception):
         *,
         problems: list[Problem] | tuple[Problem, ...] = (),
         details: dict[str, Any] | None = None,
+        retry_after: int | None = None,
     ) -> None:
         self.message_zh = message_zh or self.default_zh
         self.message_en = message_en or self.default_en
+        if retry_after is not None:
+            self.retry_after = max(1, retry_after)
         self.problems: tuple[Problem, ...] = tuple(problems)
         self.details: dict[str, Any] = dict(details or {})
         super().__init__(f"{self.reason}: {self.message_en}")
@@ -78,6 +83,23 @@ class InvalidInput(VerifyError):
     reason = "invalid_input"
     default_zh = "输入无效"
     default_en = "Invalid input"
+
+
+class BadCharacter(InvalidInput):
+    """Input holding a character no text of the service may hold: NUL and other control
+    characters, a lone UTF-16 surrogate, a Unicode noncharacter (``verify.domain.text``)."""
+
+    reason = "bad_character"
+    default_zh = "输入含有不允许的字符（控制字符、孤立代理项或非字符）"
+    default_en = "The input holds a character that is not allowed (control, lone surrogate or noncharacter)"
+
+
+class BodyTooLarge(InvalidInput):
+    """A request body over the limit of its route."""
+
+    reason = "body_too_large"
+    default_zh = "请求体超过上限"
+    default_en = "The request body is larger than the limit"
 
 
 class InvalidCode(InvalidInput):
@@ -157,12 +179,14 @@ class RateLimited(VerifyError):
     reason = "rate_limited"
     default_zh = "请求过于频繁，请稍后再试"
     default_en = "Too many requests; please try again later"
+    retry_after = 60
 
 
 class Unavailable(VerifyError):
     reason = "unavailable"
     default_zh = "服务暂时不可用，请稍后再试"
     default_en = "The service is temporarily unavailable; please try again later"
+    retry_after = 5
 
 
 def mapped(exc: VerifyError, table: dict[type[VerifyError], int], default: int) -> int:

@@ -206,6 +206,8 @@ def key_of(normalized: str) -> str:
     # Dropping a separator can bring a base letter and a combining mark together ("A´" -> "a" + U+0301),
     # so compose once more or the key would not be a fixed point.
     key = unicodedata.normalize("NFC", "".join(s.split()))
-    if not key:
+    # NFKC can turn a letter into a lone mark (halfwidth ﾟ U+FF9F, category Lm, becomes the combining
+    # U+309A): a key without letters would not be a fixed point, and is no name.
+    if not _has_letter(key):
         raise _no_letters()
     return key

@@ -15,11 +15,14 @@ import hashlib
 import io
 import re
 import unicodedata
-from collections.abc import Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
+from typing import AnyStr
 
 from verify.domain.batch.columns import COLUMNS, RawRow
 from verify.domain.errors import BadFile
+from verify.files import limits as lim
+from verify.files.limits import DEFAULT_LIMITS, Budget, UploadLimits
 from verify.files.rows import (
     Parsed,
     bad_file,
@@ -55,20 +58,29 @@ _UTF8_BOM = b"\xef\xbb\xbf"
 _TEXT_EXTENSIONS = {".csv": ",", ".tsv": "\t", ".txt": ","}
 
 
-def read_batch_file(data: bytes, filename: str, *, max_bytes: int) -> BatchFile:
+def read_batch_file(
+    data: bytes, filename: str, *, max_bytes: int, limits: UploadLimits = DEFAULT_LIMITS
+) -> BatchFile:
     """Read an uploaded CSV or XLSX batch into raw rows.
 
     The type is decided by content (ZIP magic -> XLSX, OLE magic -> legacy .xls, refused), and
     otherwise by the extension (.csv, .tsv, .txt are UTF-8 text). Completely blank rows are skipped
-    but still count for line numbers. Unknown extra columns are ignored.
+    but still count for line numbers. Unknown extra columns are ignored. Reading is bounded by the
+    hard caps of ``limits`` (``verify.files.limits.UploadLimits``), checked while the file is
+    streamed, so that a file built to exhaust memory or CPU is refused early.
 
     Raises:
-        FileTooLarge: ``len(data) > max_bytes`` (problem code ``file_too_large``), or an XLSX whose
-            members would expand beyond ``20 * max_bytes`` (``xlsx_expands_too_large``).
-        BadFile: the file cannot be used; its single ``Problem.code`` is one of ``empty_file``,
-            ``xls_not_supported``, ``unsupported_type``, ``bad_xlsx``, ``encoding_gbk``,
-            ``encoding_utf16``, ``encoding_not_utf8``, ``bad_csv``, ``header_missing``,
-            ``missing_columns``, ``duplicate_columns``, ``no_data_rows``.
+        FileTooLarge: over a size cap (HTTP 413); its single ``Problem.code`` is one of
+            ``file_too_large`` (``len(data) > max_bytes``), ``xlsx_expands_too_large`` (an XLSX whose
+            members expand beyond ``limits.expansion_factor * max_bytes``), ``xlsx_part_too_large``,
+            ``too_many_rows``, ``too_many_columns``, ``cell_too_long``, ``line_too_long``,
+            ``too_many_shared_strings``, ``xlsx_too_deep``, ``xlsx_too_complex`` or
+            ``file_too_slow`` (over ``limits.cpu_seconds`` of CPU time).
+        BadFile: the file cannot be used (HTTP 422); its single ``Problem.code`` is one of
+            ``empty_file``, ``xls_not_supported``, ``unsupported_type``, ``bad_xlsx``,
+            ``xlsx_doctype``, ``encoding_gbk``, ``encoding_utf16``, ``encoding_not_utf8``,
+            ``bad_csv``, ``header_missing``, ``missing_columns``, ``duplicate_columns``,
+            ``no_data_rows``.
     """
     size = len(data)
     if size > max_bytes:
@@ -88,7 +100,7 @@ def read_batch_file(data: bytes, filename: str, *, max_bytes: int) -> BatchFile:
     ext = _extension(filename)
     if data.startswith(_XLSX_MAGIC):
         file_format = "xlsx"
-        header_line, header, keys, rows = read_xlsx(data, max_bytes)
+        header_line, header, keys, rows = read_xlsx(data, max_bytes, limits)
     elif data.startswith(_OLE_MAGIC) or ext == ".xls":
         raise bad_file(
             "xls_not_supported",
@@ -102,7 +114,13 @@ def read_batch_file(data: bytes, filename: str, *, max_bytes: int) -> BatchFile:
         raise bad_file(*NOT_WORKBOOK, found=ext)
     elif ext in _TEXT_EXTENSIONS:
         file_format = "csv"
-        header_line, header, keys, rows = _read_csv(_decode_text(data), _TEXT_EXTENSIONS[ext])
+        delimiter = _delimiter(data, _TEXT_EXTENSIONS[ext], limits)
+        if not data.startswith((b"\xff\xfe", b"\xfe\xff")):  # UTF-16 is refused with its own code
+            # On the bytes, before decoding: a 50 MB line of CJK text would decode to 100 MB.
+            _check_lines(
+                data, b"\n", b"\r", b"\r\n", delimiter.encode(), limits, bytes_per_char=4, count=True
+            )
+        header_line, header, keys, rows = _read_csv(_decode_text(data), delimiter, limits)
     else:
         raise bad_file(
             "unsupported_type",
@@ -185,20 +203,159 @@ def _looks_gbk(body: bytes) -> bool:
     return _CJK.search(text) is not None
 
 
-def _read_csv(text: str, delimiter: str) -> Parsed:
-    newline = text.find("\n")
-    first_line = text if newline < 0 else text[:newline]
+def _delimiter(data: bytes, delimiter: str, limits: UploadLimits) -> str:
     # Tab-delimited exports are often renamed .csv; a header with tabs and no commas settles it.
-    if delimiter == "," and "\t" in first_line and "," not in first_line:
-        delimiter = "\t"
-    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
+    end = data.find(b"\n", 0, 8 * limits.max_record_chars)
+    end = min(len(data), 8 * limits.max_record_chars) if end < 0 else end
+    if delimiter == "," and data.find(b"\t", 0, end) >= 0 and data.find(b",", 0, end) < 0:
+        return "\t"
+    return delimiter
+
+
+def _read_csv(text: str, delimiter: str, limits: UploadLimits = DEFAULT_LIMITS) -> Parsed:
+    budget = Budget(limits.cpu_seconds)
+    _check_lines(text, "\n", "\r", "\r\n", delimiter, limits, bytes_per_char=1, count=False)
+    feed = _Feed(text, delimiter, limits, budget)
+    reader = csv.reader(feed.lines(), delimiter=delimiter)
+    records = feed.records(reader)
     try:
-        header_line, header = find_header(reader)
+        header_line, header = find_header(records)
         keys, index = map_header(header, header_line)
         with gc_paused():
-            return header_line, header, keys, collect(reader, header_line, keys, index)
+            rows = collect(records, header_line, keys, index)
     except csv.Error as exc:
         raise _csv_error(exc, reader) from exc
+    if len(rows) > limits.max_rows:
+        raise lim.too_many_rows(len(rows), limits.max_rows)
+    return header_line, header, keys, rows
+
+
+def _where(line: int) -> tuple[str, str]:
+    return f"第 {line} 行", f"line {line}"
+
+
+def _check_lines(
+    text: AnyStr,
+    nl: AnyStr,
+    cr: AnyStr,
+    crlf: AnyStr,
+    delimiter: AnyStr,
+    limits: UploadLimits,
+    *,
+    bytes_per_char: int,
+    count: bool,
+) -> None:
+    """Cheap checks on the whole text (or its UTF-8 bytes: ``bytes_per_char=4``) before csv.reader
+    sees it: csv builds a whole record at once, and one line of 50 million commas would be a list
+    of 50 million strings. Line breaks and delimiters are single bytes in UTF-8, so counts agree."""
+    if count:
+        lines = text.count(nl) + text.count(cr) - text.count(crlf)
+        if lines > limits.max_lines:
+            raise lim.too_many_rows(lines, limits.max_lines, ("行（含空行）", "lines (blank ones included)"))
+    # A block without a line break lies inside one over-long line: of at least max_record_chars
+    # characters when the block is max_record_chars characters (or 4 bytes per character) long.
+    size = limits.max_record_chars * bytes_per_char
+    for start in range(0, len(text) - size + 1, size):
+        end = start + size
+        if text.find(nl, start, end) < 0 and text.find(cr, start, end) < 0:
+            where = _where(text.count(nl, 0, start) + 1)
+            fields = text.count(delimiter, start, end) + 1
+            if fields > limits.max_columns:
+                raise lim.too_many_columns(fields, limits.max_columns, where)
+            per_field = size // bytes_per_char // fields
+            if per_field > limits.max_cell_chars:
+                raise lim.cell_too_long(per_field, limits.max_cell_chars, where)
+            raise lim.line_too_long(size // bytes_per_char, limits.max_record_chars, where)
+
+
+class _Feed:
+    """Hands csv.reader the text line by line, a slice at a time (``io.StringIO`` holds 4 bytes per
+    character, so one over the whole text would quadruple a large upload), and checks each record.
+
+    A record that is still open after a whole slice (a quote that never closes, or quotes that
+    reopen on every line) is measured slice by slice and refused once over ``max_record_chars``.
+    Cell lengths are only measured in slices where a long cell is possible: one with a quote or
+    with a line longer than ``max_cell_chars``.
+    """
+
+    def __init__(self, text: str, delimiter: str, limits: UploadLimits, budget: Budget) -> None:
+        self.text = text
+        self.delimiter = delimiter
+        self.limits = limits
+        self.budget = budget
+        self.completed = 0  # records handed out so far
+        self.check_cells = True
+        self.open_chars = self.open_fields = 0  # of a record left open across whole slices
+
+    def lines(self) -> Iterator[str]:
+        text, size, n = self.text, self.limits.max_record_chars, len(self.text)
+        completed = -1
+        long_before = False
+        start = 0
+        while start < n:
+            end = self._cut(start, start + size)
+            self._check_open(completed, start)
+            completed = self.completed
+            long_here = text.find('"', start, end) >= 0 or self._long_line(start, end)
+            self.check_cells = long_here or long_before
+            long_before = long_here
+            self.budget.check()
+            yield from io.StringIO(text[start:end], newline="")
+            self.open_chars += end - start
+            self.open_fields += text.count(self.delimiter, start, end)
+            start = end
+        self._check_open(completed, n)
+
+    def _check_open(self, completed: int, at: int) -> None:
+        """Called when csv.reader has consumed a slice: if no record ended in it, the record that is
+        still open spans it whole."""
+        if self.completed != completed:
+            self.open_chars = self.open_fields = 0
+        elif self.open_chars > self.limits.max_record_chars:
+            where = _where(self.text.count("\n", 0, at - self.open_chars) + 1)
+            if self.open_fields > self.limits.max_columns:
+                raise lim.too_many_columns(self.open_fields, self.limits.max_columns, where)
+            raise lim.line_too_long(self.open_chars, self.limits.max_record_chars, where)
+
+    def _cut(self, start: int, end: int) -> int:
+        """End of a slice that starts at ``start``: just after the last line break before ``end``."""
+        text, n = self.text, len(self.text)
+        if end >= n:
+            return n
+        cut = max(text.rfind("\n", start, end), text.rfind("\r", start, end))
+        if cut < 0:  # _check_lines leaves no line of 2 * max_record_chars: the break is near
+            breaks = [i for i in (text.find("\n", end), text.find("\r", end)) if i >= 0]
+            cut = min(breaks) if breaks else n - 1
+        if text.startswith("\r\n", cut):
+            cut += 1
+        return cut + 1
+
+    def _long_line(self, start: int, end: int) -> bool:
+        size = self.limits.max_cell_chars
+        text = self.text
+        return any(
+            text.find("\n", i, i + size) < 0 and text.find("\r", i, i + size) < 0
+            for i in range(start, end - size + 1, size)
+        )
+
+    def records(self, reader: Iterable[list[str]]) -> Iterator[list[str]]:
+        limits = self.limits
+        max_columns, max_chars = limits.max_columns, limits.max_cell_chars
+        for record in reader:
+            self.completed += 1
+            if len(record) > max_columns:
+                raise lim.too_many_columns(len(record), max_columns, self._where(reader))
+            if self.check_cells and (chars := sum(map(len, record))) > max_chars:
+                longest = max(map(len, record))
+                if longest > max_chars:
+                    raise lim.cell_too_long(longest, max_chars, self._where(reader))
+                if chars > limits.max_record_chars:
+                    raise lim.line_too_long(chars, limits.max_record_chars, self._where(reader))
+            yield record
+
+    @staticmethod
+    def _where(reader: object) -> tuple[str, str]:
+        return _where(getattr(reader, "line_num", 0))
 
 
 def _csv_error(exc: csv.Error, records: object) -> BadFile:

@@ -1,28 +1,63 @@
 """The Starlette application: the JSON API and the pages over one registry and one status view.
 
 ``create_app`` wires the routes, the error handlers (``verify.http.errors``, the one mapping to
-HTTP) and the headers every response carries (``verify.http.middleware``).
+HTTP) and, around everything, the guard (``verify.http.guard``: headers, input and body limits,
+access log).
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
+from typing import Any
 
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.middleware.gzip import GZipMiddleware
+from starlette.requests import Request
+from starlette.responses import Response
 from starlette.routing import BaseRoute, Mount
+from starlette.types import ASGIApp, Scope
 
 from verify.config import Settings
 from verify.domain import errors
-from verify.http.api import Api
-from verify.http.errors import framework_error_handler, on_verify_error
-from verify.http.middleware import CachedStatic, SecurityHeaders
+from verify.http.api import LOOKUP_BODY_LIMIT, MULTIPART_SLACK, Api
+from verify.http.errors import error_response, framework_error_handler, http_status
+from verify.http.guard import Guard
+from verify.http.middleware import CachedStatic
 from verify.http.pages import Pages
 from verify.services.imports import shutdown_checkers
-from verify.services.registry import Registry
+from verify.services.registry import UNAVAILABLE_ERRORS, Registry
 from verify.services.status_view import StatusView
+
+log = logging.getLogger("verify.http")
+
+
+class App(Starlette):
+    """Starlette with the guard outside its whole stack, server-error layer included, so that even
+    a 500 carries the security headers and the error shape."""
+
+    def __init__(
+        self,
+        *,
+        body_limit: Callable[[str], int],
+        access_log: bool,
+        respond: Callable[[Scope, errors.VerifyError], Response] | None = None,
+        **kwargs: Any,
+    ) -> None:
+        self._body_limit = body_limit
+        self._access_log = access_log
+        self._respond = respond
+        super().__init__(**kwargs)
+
+    def build_middleware_stack(self) -> ASGIApp:
+        return Guard(
+            super().build_middleware_stack(),
+            body_limit=self._body_limit,
+            access=self._access_log,
+            respond=self._respond,
+        )
 
 
 def create_app(settings: Settings, *, registry_factory: Callable[[], Awaitable[Registry]]) -> Starlette:
@@ -50,19 +85,46 @@ def create_app(settings: Settings, *, registry_factory: Callable[[], Awaitable[R
         verification=api.verification,
         institution_view=lambda request, code: request.app.state.registry.institution_view(code),
     )
+
+    def answer(request: Request, exc: errors.VerifyError) -> Response:
+        """The error in the form the request asked for: a page for a page, JSON otherwise."""
+        if pages.is_page_request(request):
+            return pages.error_page(request, exc, http_status(exc))
+        return error_response(exc)
+
+    async def on_verify_error(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, errors.VerifyError)
+        return answer(request, exc)
+
+    async def on_unexpected(request: Request, exc: Exception) -> Response:
+        if isinstance(exc, UNAVAILABLE_ERRORS):
+            # The database is down or restarting: a clear, retryable answer, never a 500.
+            log.warning("database unavailable: %s", type(exc).__name__)
+            return answer(request, errors.Unavailable(details={"cause": "database"}))
+        log.exception("unexpected error")
+        return answer(request, errors.VerifyError())
+
     routes: list[BaseRoute] = [
         *api.routes(),
         *pages.routes(),
         Mount("/static", app=CachedStatic(directory=settings.web_dir / "static"), name="static"),
     ]
-    app = Starlette(
+    upload_limit = settings.max_upload_bytes + MULTIPART_SLACK
+
+    def body_limit(path: str) -> int:
+        return upload_limit if path == "/api/v1/batches" else LOOKUP_BODY_LIMIT
+
+    app = App(
+        body_limit=body_limit,
+        access_log=settings.access_log,
+        respond=lambda scope, exc: answer(Request(scope), exc),
         routes=routes,
         lifespan=lifespan,
         exception_handlers={
             errors.VerifyError: on_verify_error,
             HTTPException: framework_error_handler(settings.max_upload_bytes),
+            Exception: on_unexpected,
         },
     )
     app.add_middleware(GZipMiddleware, minimum_size=500)
-    app.add_middleware(SecurityHeaders)
     return app

@@ -18,6 +18,7 @@ HTTP_STATUS: dict[type[errors.VerifyError], int] = {
     errors.InvalidName: 422,
     errors.BatchRejected: 422,
     errors.FileTooLarge: 413,
+    errors.BodyTooLarge: 413,
     errors.BadFile: 400,
     errors.InvalidInput: 400,
     errors.NotFound: 404,
@@ -40,17 +41,28 @@ def http_status(exc: errors.VerifyError) -> int:
     return errors.mapped(exc, HTTP_STATUS, 500)
 
 
-class JSON(JSONResponse):
-    """UTF-8 JSON with Chinese left readable (ensure_ascii=False)."""
+def json_bytes(content: Any) -> bytes:
+    """UTF-8 JSON with Chinese left readable. Never raises for text: a lone surrogate that slipped
+    through is written as an escape rather than failing the whole answer."""
+    return json.dumps(content, ensure_ascii=False, separators=(",", ":")).encode("utf-8", "backslashreplace")
 
+
+class JSON(JSONResponse):
     def render(self, content: Any) -> bytes:
-        return json.dumps(content, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+        return json_bytes(content)
+
+
+def error_body(exc: errors.VerifyError) -> bytes:
+    return json_bytes(exc.to_json())
+
+
+def retry_headers(exc: errors.VerifyError) -> dict[str, str]:
+    """``Retry-After`` for an error that retrying can cure (429, 503); empty otherwise."""
+    return {"Retry-After": str(exc.retry_after)} if exc.retry_after is not None else {}
 
 
 def error_response(exc: errors.VerifyError) -> Response:
-    status = http_status(exc)
-    headers = {"Retry-After": "30"} if status in (429, 503) else None
-    return JSON(exc.to_json(), status_code=status, headers=headers)
+    return JSON(exc.to_json(), status_code=http_status(exc), headers=retry_headers(exc) or None)
 
 
 async def on_verify_error(request: Request, exc: Exception) -> Response:

@@ -15,7 +15,7 @@ from typing import Any
 
 import jinja2
 from starlette.requests import Request
-from starlette.responses import HTMLResponse, JSONResponse, Response
+from starlette.responses import HTMLResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from verify.domain import errors
@@ -23,9 +23,11 @@ from verify.domain.channels import NATIONAL_HOTLINE, OFFICIAL_SITES
 from verify.domain.clock import CST
 from verify.domain.events import REASON_CATEGORIES
 from verify.domain.holder_ids import IdType
+from verify.domain.text import check_text
 from verify.domain.verdicts import CHECK_STATES, OUTCOMES
 from verify.domain.verification import Verification
 from verify.http import i18n
+from verify.http.errors import JSON, retry_headers
 
 CSP = (
     "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; "
@@ -132,11 +134,21 @@ class Pages:
         return request.url.path.endswith(".json") or "application/json" in request.headers.get("accept", "")
 
     @staticmethod
-    def _json(data: dict[str, Any], *, status: int = 200, private: bool = False) -> Response:
-        return JSONResponse(
+    def _json(
+        data: dict[str, Any],
+        *,
+        status: int = 200,
+        private: bool = False,
+        headers: dict[str, str] | None = None,
+    ) -> Response:
+        return JSON(
             data,
             status_code=status,
-            headers={"Cache-Control": "no-store" if private else "no-cache", "Vary": "Accept"},
+            headers={
+                "Cache-Control": "no-store" if private else "no-cache",
+                "Vary": "Accept",
+                **(headers or {}),
+            },
         )
 
     def _error(self, request: Request, lang: str, exc: errors.VerifyError, status: int) -> Response:
@@ -144,7 +156,21 @@ class Pages:
         context.update(
             message=exc.message_zh if lang == "zh" else exc.message_en, problems=list(exc.problems)
         )
-        return self._render(request, "error.html", context, status=status, private=True)
+        response = self._render(request, "error.html", context, status=status, private=True)
+        response.headers.update(retry_headers(exc))
+        return response
+
+    @staticmethod
+    def is_page_request(request: Request) -> bool:
+        """True for a page (HTML) request; False for the API, the key set and every JSON twin."""
+        path = request.url.path
+        if path.startswith(("/api/", "/.well-known/", "/healthz", "/static/")):
+            return False
+        return not Pages._wants_json(request)
+
+    def error_page(self, request: Request, exc: errors.VerifyError, status: int) -> Response:
+        """An error as a page in the visitor's language (the API answers the same error as JSON)."""
+        return self._error(request, self._lang(request), exc, status)
 
     # ------------------------------------------------------------------ lookup
 
@@ -180,7 +206,11 @@ class Pages:
 
     async def lookup_submit(self, request: Request) -> Response:
         async with request.form(max_files=0, max_fields=10, max_part_size=2048) as form:
-            fields = {k: str(v)[:200] for k, v in form.items() if isinstance(v, str)}
+            fields = {
+                k: check_text(str(v)[:200], k if k.isprintable() else "form")
+                for k, v in form.items()
+                if isinstance(v, str)
+            }
         lang = fields.get("lang") if fields.get("lang") in i18n.LANGS else self._lang(request)
         assert lang is not None
         mode = "number" if fields.get("number") else "id"
@@ -193,7 +223,7 @@ class Pages:
             answer = await self.lookup_answer(request, body)
         except errors.RateLimited as exc:
             if self._wants_json(request):
-                return self._json(exc.to_json(), status=429, private=True)
+                return self._json(exc.to_json(), status=429, private=True, headers=retry_headers(exc))
             return self._error(request, lang, exc, 429)
         except errors.InvalidInput as exc:
             if self._wants_json(request):

@@ -203,12 +203,17 @@ def _checker_pool() -> concurrent.futures.ProcessPoolExecutor:
     return _POOL
 
 
-def shutdown_checkers() -> None:
-    """Stop the row-checker processes, if any were started (at app or command exit)."""
+def shutdown_checkers(*, wait: bool = True) -> None:
+    """Stop the row-checker processes, if any were started (at app or command exit). ``wait=False``
+    (an interrupt) kills checks in progress instead of letting them finish."""
     global _POOL
     if _POOL is not None:
-        _POOL.shutdown(wait=True, cancel_futures=True)
-        _POOL = None
+        pool, _POOL = _POOL, None
+        if not wait:
+            # The executor has no public way to stop a running task; its worker processes do.
+            for process in list(getattr(pool, "_processes", {}).values()):
+                process.terminate()
+        pool.shutdown(wait=True, cancel_futures=True)
 
 
 def _rejected(problems: list[Problem], total: int, bad_rows: int) -> BatchRejected:

@@ -20,6 +20,7 @@ from verify.domain import codes, names
 from verify.domain.certificate import Published, published_json
 from verify.domain.errors import InvalidCode, InvalidInput, InvalidName, NotFound
 from verify.domain.holder_ids import IdType, validate_id
+from verify.services.throttle import Throttle
 
 NOT_FOUND_MESSAGE = {
     "zh": "未找到与所填信息一致的已发布证书。请核对证书编号（或证件号码）与姓名。",
@@ -45,39 +46,49 @@ class Lookups:
     protector: IdProtector
     today: Callable[[], date]
     qr_link_key: bytes | None
+    throttle: Throttle
 
-    async def lookup_by_number(self, number: str, name: str) -> LookupAnswer:
-        """Number + name (rule 56). Raises InvalidCode for a malformed number (a distinct answer, rule 61)."""
+    async def lookup_by_number(self, number: str, name: str, *, client: str | None = None) -> LookupAnswer:
+        """Number + name (rule 56); a public lookup from ``client`` (its address) is throttled (rule 57).
+        Raises InvalidCode for a malformed number (a distinct answer, rule 61), RateLimited."""
         check = codes.check_certificate_number(number, today=self.today())
         if not check.valid:
             raise InvalidCode(problems=check.problems)
         key = _name_key_or_blank(name)
+        ticket = None if client is None else await self.throttle.admit(
+            client, self.throttle.number_target(check.canonical)
+        )  # fmt: skip
         found = await certificates.published_certificate(self.pool, check.canonical)
         stored_key = found.certificate.name_key if found is not None else "\0"
         if found is None or not key or not hmac.compare_digest(stored_key.encode(), key.encode()):
-            return LookupAnswer(False)
-        return LookupAnswer(True, (found,))
+            answer = LookupAnswer(False)
+        else:
+            answer = LookupAnswer(True, (found,))
+        if ticket is not None:
+            await self.throttle.settle(ticket, answer.found)
+        return answer
 
     async def lookup_by_id(
-        self, id_number: str, name: str, id_type: str = IdType.RESIDENT.value
+        self, id_number: str, name: str, id_type: str = IdType.RESIDENT.value, *, client: str | None = None
     ) -> LookupAnswer:
-        """ID + name (rule 56): that holder's published certificates. Raises InvalidId for a malformed ID,
-        InvalidInput for an unknown ID type."""
+        """ID + name (rule 56): that holder's published certificates; throttled like lookup_by_number.
+        Raises InvalidId for a malformed ID, InvalidInput for an unknown ID type, RateLimited."""
         try:
             kind = IdType(id_type)
         except ValueError:
             raise InvalidInput("证件类型无效", "unknown ID type", details={"id_type": id_type}) from None
         canonical = validate_id(id_number, kind, today=self.today())
         key = _name_key_or_blank(name)
-        found = await certificates.published_certificates_by_index(
-            self.pool, self.protector.blind_index(kind, canonical)
-        )
+        index = self.protector.blind_index(kind, canonical)
+        ticket = None if client is None else await self.throttle.admit(client, self.throttle.id_target(index))
+        found = await certificates.published_certificates_by_index(self.pool, index)
         matched = tuple(
             p for p in found if key and hmac.compare_digest(p.certificate.name_key.encode(), key.encode())
         )
-        if not matched:
-            return LookupAnswer(False)
-        return LookupAnswer(True, matched)
+        answer = LookupAnswer(True, matched) if matched else LookupAnswer(False)
+        if ticket is not None:
+            await self.throttle.settle(ticket, answer.found)
+        return answer
 
     # ------------------------------------------------------------------ QR images for the holder
 

@@ -7,17 +7,23 @@ this class holds what they share. SQL stays in ``verify.db``, rules in ``verify.
 from __future__ import annotations
 
 import hmac
+import os
 from collections.abc import Callable
 from datetime import date
 
 from verify.crypto.idkeys import IdKeys
 from verify.crypto.idprotect import IdProtector
-from verify.db.pool import Pool, ping
+from verify.db.pool import DATABASE_ERRORS, Pool, ping
 from verify.domain.clock import today_cst
+from verify.domain.throttle import ThrottlePolicy
 from verify.services.imports import BatchImports
 from verify.services.institutions import InstitutionAdmin
 from verify.services.lookup import Lookups
 from verify.services.publication import Publication
+from verify.services.throttle import Throttle
+
+# What a use case raises when the database is down or unreachable (for the entry points' maps).
+UNAVAILABLE_ERRORS = DATABASE_ERRORS
 
 
 class Registry(BatchImports, Lookups, Publication, InstitutionAdmin):
@@ -30,6 +36,7 @@ class Registry(BatchImports, Lookups, Publication, InstitutionAdmin):
         today: Callable[[], date] = today_cst,
         parallel_min_rows: int = 20_000,
         dsn: str | None = None,
+        throttle: ThrottlePolicy | None = None,
     ) -> None:
         self.pool = pool
         self.dsn = dsn  # for connections outside the pool (the status view's LISTEN)
@@ -39,6 +46,14 @@ class Registry(BatchImports, Lookups, Publication, InstitutionAdmin):
         self.qr_link_key = (
             hmac.digest(id_keys.index_key, b"verify.qr-link.v1", "sha256") if id_keys is not None else None
         )
+        # Throttle keys likewise; without ID keys (never in a running service) a random key still
+        # works, but only within this process.
+        throttle_key = (
+            hmac.digest(id_keys.index_key, b"verify.throttle.v1", "sha256")
+            if id_keys is not None
+            else os.urandom(32)
+        )
+        self.throttle = Throttle(pool, throttle_key, throttle or ThrottlePolicy())
         self.today = today
         self.parallel_min_rows = parallel_min_rows
 

@@ -59,7 +59,11 @@ async def open_registry(settings: Settings, *, dsn: str | None = None, max_size:
         await pool.close()
         raise
     return Registry(
-        pool, IdProtector(keys.index_key, keys.enc_key), id_keys=keys, dsn=dsn or database_dsn(settings)
+        pool,
+        IdProtector(keys.index_key, keys.enc_key),
+        id_keys=keys,
+        dsn=dsn or database_dsn(settings),
+        throttle=settings.throttle,
     )
 
 
