@@ -22,3 +22,44 @@ def test_import_exits_6_promptly_when_postgresql_is_killed_and_writes_nothing() 
 def test_sigterm_and_sigint_stop_the_import_and_its_helpers() -> None:
     results = drills.import_interrupted(ROWS)
     assert all(r.passed for r in results), drills.markdown(results)
+
+
+def test_a_command_waiting_on_a_dead_database_is_stopped_by_the_watchdog() -> None:
+    # Whatever a command awaits (asyncpg can wait for a pool connection that never comes), the
+    # watchdog's fresh connections notice the database is gone and stop it as unavailable.
+    import asyncio
+    import threading
+    import time
+
+    from verify.cli.common import WATCH_FAILURES, WATCH_SECONDS, with_registry
+    from verify.config import Settings
+    from verify.domain import errors
+    from verify.services.registry import Registry
+
+    with drills.site() as s:
+        settings = Settings.from_env(s.env)
+        started = threading.Event()
+
+        async def stuck(reg: Registry) -> None:
+            started.set()
+            await asyncio.Event().wait()  # never set: only the watchdog ends this
+
+        outcome: list[BaseException] = []
+
+        def run() -> None:
+            try:
+                with_registry(settings, stuck)
+            except BaseException as exc:  # the test inspects whatever ended it
+                outcome.append(exc)
+
+        thread = threading.Thread(target=run)
+        thread.start()
+        assert started.wait(30)
+        s.cluster.stop("immediate")
+        stopped = time.monotonic()
+        thread.join(timeout=60)
+        took = time.monotonic() - stopped
+    assert not thread.is_alive()
+    assert outcome and isinstance(outcome[0], errors.Unavailable), outcome
+    assert outcome[0].details["cause"] == "database_lost"
+    assert took < WATCH_SECONDS * (WATCH_FAILURES + 3) + 10, took

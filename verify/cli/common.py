@@ -30,6 +30,11 @@ def print_json(value: Any) -> None:
 # Closing politely waits for the server; a database that went away gets this long, then the
 # sockets are dropped. Keeps every command's failure bounded (README: "Exit codes").
 CLOSE_SECONDS = 5.0
+# While a command runs, a watchdog opens a fresh connection this often; after WATCH_FAILURES
+# failures in a row the command is stopped as unavailable (about 10 s after the database died),
+# whatever it was waiting on (asyncpg can wait for a pool connection that never comes).
+WATCH_SECONDS = 2.0
+WATCH_FAILURES = 3
 
 
 class Interrupted(Exception):
@@ -63,8 +68,20 @@ def with_registry(settings: Settings, fn: Callable[[Registry], Awaitable[T]]) ->
         for signum in (signal.SIGINT, signal.SIGTERM) if handled else ():
             loop.add_signal_handler(signum, interrupt, signum)
         reg: Registry | None = None
+        lost: list[bool] = []
+
+        async def watch(registry: Registry) -> None:
+            failures = 0
+            while failures < WATCH_FAILURES:
+                await asyncio.sleep(WATCH_SECONDS)
+                failures = 0 if await registry.database_reachable() else failures + 1
+            lost.append(True)
+            task.cancel()
+
+        watchdog: asyncio.Task[None] | None = None
         try:
             reg = await runtime.open_registry(settings, dsn=dsn, max_size=4)
+            watchdog = asyncio.create_task(watch(reg))
             return await fn(reg)
         except UNAVAILABLE_ERRORS as exc:
             raise errors.Unavailable(
@@ -76,8 +93,16 @@ def with_registry(settings: Settings, fn: Callable[[Registry], Awaitable[T]]) ->
         except asyncio.CancelledError:
             if received:
                 raise Interrupted(received[0]) from None
+            if lost:
+                raise errors.Unavailable(
+                    "数据库在命令执行中断开，未写入任何数据，请稍后重试",
+                    "the database went away during the command; nothing was written, try again later",
+                    details={"cause": "database_lost"},
+                ) from None
             raise
         finally:
+            if watchdog is not None:
+                watchdog.cancel()
             if reg is not None:
                 try:
                     await asyncio.wait_for(reg.pool.close(), CLOSE_SECONDS)

@@ -5,6 +5,7 @@ Domain modules never import asyncpg; they receive plain values and domain object
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import importlib.resources
 import json
@@ -97,6 +98,22 @@ async def migrate(pool: asyncpg.Pool) -> list[str]:
             await conn.execute("INSERT INTO schema_migrations (name, sha256) VALUES ($1, $2)", name, digest)
             applied.append(name)
     return applied
+
+
+async def reachable(dsn: str) -> bool:
+    """Whether a new connection to ``dsn`` opens and answers within CONNECT_TIMEOUT (a pool can wait
+    on a dead server in ways its own timeouts do not cover; a fresh connection tells the truth)."""
+    try:
+        conn = await asyncpg.connect(dsn, timeout=CONNECT_TIMEOUT)
+    except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError):
+        return False
+    try:
+        await asyncio.wait_for(conn.fetchval("SELECT 1"), CONNECT_TIMEOUT)
+        return True
+    except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError, TimeoutError):
+        return False
+    finally:
+        conn.terminate()
 
 
 async def ping(conn: Executor) -> None:

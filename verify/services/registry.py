@@ -13,7 +13,7 @@ from datetime import date
 
 from verify.crypto.idkeys import IdKeys
 from verify.crypto.idprotect import IdProtector
-from verify.db.pool import DATABASE_ERRORS, Pool, ping
+from verify.db.pool import DATABASE_ERRORS, Pool, ping, reachable
 from verify.domain.clock import today_cst
 from verify.domain.throttle import ThrottlePolicy
 from verify.services.imports import BatchImports
@@ -56,6 +56,10 @@ class Registry(BatchImports, Lookups, Publication, InstitutionAdmin):
         self.throttle = Throttle(pool, throttle_key, throttle or ThrottlePolicy())
         self.today = today
         self.parallel_min_rows = parallel_min_rows
+
+    async def database_reachable(self) -> bool:
+        """Whether a fresh connection to the database answers (False without a DSN to try)."""
+        return self.dsn is not None and await reachable(self.dsn)
 
     async def ping(self) -> None:
         """Raises one of ``verify.db.pool.DATABASE_ERRORS`` when the database does not answer."""
