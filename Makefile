@@ -61,6 +61,27 @@ bench: install-dev
 	$(BIN)/python -m loadtests.bench_registry
 	$(BIN)/python -m loadtests.bench_signing
 	$(BIN)/python -m loadtests.bench_throttle
+	$(BIN)/python -m loadtests.bench_verify
+
+# Peak HTTP throughput with wrk beside the reference peers of loadtests/peers/ (same database, same
+# worker count, same run); writes docs/bench-http.csv and the table in docs/BENCHMARKS.md.
+.PHONY: bench-http
+bench-http: install-dev
+	@command -v wrk >/dev/null || { if [ "$$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi; \
+	  $$SUDO apt-get update -q >/dev/null && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -q wrk >/dev/null; }
+	$(BIN)/python -m loadtests.bench_http
+
+# Load test with the public traffic mix (loadtests/locustfile.py) on its own server and embedded
+# PostgreSQL under var/loadtest; writes docs/loadtest.csv and the table in docs/BENCHMARKS.md.
+.PHONY: loadtest loadtest-smoke
+LOADTEST_SECONDS ?= 60
+LOADTEST_USERS ?= 200
+loadtest: install-dev
+	$(BIN)/python -m loadtests.loadtest --seconds $(LOADTEST_SECONDS) --users $(LOADTEST_USERS)
+
+# 20 s, a few users, writes nothing; fails on any failed request or when nothing ran (CI runs it).
+loadtest-smoke: install-dev
+	$(BIN)/python -m loadtests.loadtest --smoke
 
 # Fault drills against the real CLI and database (docs/RELIABILITY.md is rewritten with the results).
 .PHONY: drills

@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
+import os
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -17,7 +19,13 @@ from verify.services.registry import Registry
 
 
 def cmd_seed(settings: Settings, args: argparse.Namespace) -> int:
+    sample = (args.sample if args.sample is not None else 1000) if args.sample_out else 0
+
     async def run(reg: Registry) -> seed.SeedReport:
+        signer = None
+        if not args.unpublished:
+            # Published seed data is signed like a publication, so every QR verifies (demo.load does the same).
+            signer = await runtime.keyring(settings, reg.pool).signer(passphrase(settings))
         return await seed.seed(
             reg.pool,
             reg.protector,
@@ -26,11 +34,30 @@ def cmd_seed(settings: Settings, args: argparse.Namespace) -> int:
             today=today_cst(),
             rng_seed=args.seed,
             published=not args.unpublished,
+            signer=signer,
+            sample=sample,
+            public_url=settings.public_url,
         )
 
+    started = time.perf_counter()
     report = with_registry(settings, run)
+    seconds = time.perf_counter() - started
+    if args.sample_out:
+        # Decrypted (synthetic) ID numbers: readable by the owner only, like the ID keys file.
+        fd = os.open(args.sample_out, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w", encoding="utf-8") as out:
+            for line in report.sample:
+                out.write(json.dumps(line, ensure_ascii=False) + "\n")
     print_json(
-        {"institutions": report.institutions, "certificates": report.certificates, "batches": report.batches}
+        {
+            "institutions": report.institutions,
+            "certificates": report.certificates,
+            "batches": report.batches,
+            "signed": report.signed,
+            "kid": report.kid,
+            "seconds": round(seconds, 1),
+            **({"sample_out": args.sample_out, "sample": len(report.sample)} if args.sample_out else {}),
+        }
     )
     return 0
 
@@ -104,7 +131,25 @@ def register(sub: Any) -> None:
     s.add_argument("--institutions", type=int, default=20)
     s.add_argument("--certificates", type=int, default=1000)
     s.add_argument("--seed", type=int, default=None, help="random seed (repeatable data)")
-    s.add_argument("--unpublished", action="store_true", help="leave the generated batches unpublished")
+    # A sample needs signed, published certificates: argparse refuses the pair (exit 2).
+    published = s.add_mutually_exclusive_group()
+    published.add_argument(
+        "--unpublished", action="store_true", help="leave the generated batches unpublished"
+    )
+    published.add_argument(
+        "--sample-out",
+        metavar="FILE",
+        default=None,
+        help="after seeding, write sample certificates as JSON lines (number, name, id_type, id_number, "
+        "qr_path, institution) for load generators; contains decrypted synthetic ID numbers",
+    )
+    s.add_argument(
+        "--sample",
+        type=int,
+        default=None,
+        metavar="N",
+        help="how many lines --sample-out writes (default 1000)",
+    )
     s.set_defaults(fn=cmd_seed)
 
     s = sub.add_parser("demo", help="print the demo certificates as JSON lines")

@@ -7,6 +7,7 @@ Pure: the caller passes the payload, a status snapshot and the signature-check f
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -52,11 +53,26 @@ def verify_path(
     check_signature: Callable[[bytes, bytes, bytes], bool],
 ) -> Verification:
     """``verify_payload`` for the Base32 text of a /c/<payload> URL. Never raises."""
+    decoded = decode_segment(segment)
+    if isinstance(decoded, InvalidPayload):
+        return _malformed(decoded, snapshot)
+    return _verify_decoded(*decoded, snapshot, fresh=fresh, check_signature=check_signature)
+
+
+# The same QR is scanned again and again (a hiring drive, a posted photo); decoding is a pure
+# function of the text and costs more than the rest of a verification, so recent results are
+# kept. Bounded: ~2 KB an entry. Status is never cached: it is read from the snapshot every time.
+DECODE_CACHE_SIZE = 8192
+
+
+@functools.lru_cache(maxsize=DECODE_CACHE_SIZE)
+def decode_segment(segment: str) -> tuple[payload.CertificateRecord, bytes, bytes] | InvalidPayload:
+    """The decoded payload of a URL segment, or the InvalidPayload it raises (returned, not raised,
+    so that the cache holds refusals too)."""
     try:
-        data = payload.payload_from_path(segment)
+        return payload.decode(payload.payload_from_path(segment))
     except InvalidPayload as exc:
-        return _malformed(exc, snapshot)
-    return verify_payload(data, snapshot, fresh=fresh, check_signature=check_signature)
+        return exc
 
 
 def _malformed(exc: InvalidPayload, snapshot: Snapshot | None) -> Verification:
@@ -75,11 +91,23 @@ def verify_payload(
     check_signature: Callable[[bytes, bytes, bytes], bool],
 ) -> Verification:
     """Decode, check the signature against every key with the kid, then read the status. Never raises."""
-    as_of = snapshot.as_of.isoformat() if snapshot is not None else None
     try:
         record, body, signature = payload.decode(data)
     except InvalidPayload as exc:
         return _malformed(exc, snapshot)
+    return _verify_decoded(record, body, signature, snapshot, fresh=fresh, check_signature=check_signature)
+
+
+def _verify_decoded(
+    record: payload.CertificateRecord,
+    body: bytes,
+    signature: bytes,
+    snapshot: Snapshot | None,
+    *,
+    fresh: bool,
+    check_signature: Callable[[bytes, bytes, bytes], bool],
+) -> Verification:
+    as_of = snapshot.as_of.isoformat() if snapshot is not None else None
     if snapshot is None:
         return Verification("status_unavailable", {"format": "ok", "signature": "not_checked", "status": "unavailable"},
                             None)  # fmt: skip

@@ -4,25 +4,38 @@ Everything generated passes the same checks as an upload: valid number formats a
 codes, check-digit-valid IDs, scopes that cover every certificate on its issue date, serials in
 order per (站点, year, level). Rows go in with COPY in chunks, so a million certificates load in
 about a minute rather than hours.
+
+Published seed batches are signed like a publication (``verify.crypto.issuance``): each chunk's
+records are signed in worker processes while the next chunk is generated, so signing adds little
+to the wall time, and every seeded certificate has its QR payload.
 """
 
 from __future__ import annotations
 
+import asyncio
+import concurrent.futures
+import multiprocessing
+import operator
+import os
 import random
 import secrets
-from collections import defaultdict
+import sys
+from collections import defaultdict, deque
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, timedelta
 from typing import Any
+from urllib.parse import urlsplit
 
+from verify.crypto import issuance
 from verify.crypto.idprotect import IdProtector
-from verify.db import audit, batches
+from verify.db import audit, batches, signatures
 from verify.db import institutions as institution_rows
 from verify.db.certificates import Placed, copy_certificates
 from verify.db.pool import Conn, Pool, transaction
 from verify.domain import codes, names, occupations
-from verify.domain.certificate import ELECTRONIC, PAPER, Certificate
+from verify.domain import payload as qr_payload
+from verify.domain.certificate import ELECTRONIC, PAPER, RECORD_FIELDS, Certificate
 from verify.domain.holder_ids import IdType, id_tail, make_resident_id
 from verify.domain.institution import DEFAULT_STANDARD, SPECIAL_ASSESSOR, SPECIAL_STANDARD, Scope
 
@@ -50,6 +63,10 @@ class SeedReport:
     institutions: int = 0
     certificates: int = 0
     batches: int = 0
+    signed: int = 0
+    kid: str | None = None
+    # With ``sample=N``: N seeded certificates as load generators use them (see ``sample_line``).
+    sample: list[dict[str, str]] = field(default_factory=list)
 
 
 def random_name(rng: random.Random) -> str:
@@ -232,6 +249,94 @@ async def file_plans(conn: Conn, plans: list[InstitutionPlan]) -> None:
         await institution_rows.add_scopes(conn, plan.id, plan.scopes)
 
 
+# --------------------------------------------------------------------------------------------------
+# Signing in worker processes (the records travel as plain tuples of RECORD_FIELDS values, which
+# pickle several times faster than Certificate objects; the signer goes over once per worker).
+
+_record_values = operator.attrgetter(*RECORD_FIELDS)
+_WORKER_SIGNER: issuance.SignerLike | None = None
+
+
+def _start_signer(signer: issuance.SignerLike) -> None:
+    global _WORKER_SIGNER
+    _WORKER_SIGNER = signer
+
+
+def _sign_part(values: list[tuple[Any, ...]]) -> list[tuple[str, str, bytes]]:
+    """``issuance.sign_certificates`` for one part, in a worker process."""
+    assert _WORKER_SIGNER is not None, "worker started without a signer"
+    return issuance.sign_certificates(
+        [dict(zip(RECORD_FIELDS, v, strict=True)) for v in values], _WORKER_SIGNER
+    )
+
+
+class _Signing:
+    """Signs chunks in a process pool while the caller generates the next ones, and COPYs each
+    part's payloads once it is signed (in order, a bounded number of parts in flight). With
+    ``workers=0`` it signs in a thread instead (the signer must pickle for the process pool)."""
+
+    def __init__(self, conn: Conn, signer: issuance.SignerLike, workers: int) -> None:
+        self.conn, self.signer = conn, signer
+        self.pending: deque[asyncio.Future[list[tuple[str, str, bytes]]]] = deque()
+        self.pool: concurrent.futures.ProcessPoolExecutor | None = None
+        self.workers = workers
+        self.signed = 0
+        self.on_signed: Callable[[list[tuple[str, str, bytes]]], None] | None = None
+        if workers > 0:
+            context = multiprocessing.get_context("forkserver" if sys.platform != "win32" else "spawn")
+            self.pool = concurrent.futures.ProcessPoolExecutor(
+                max_workers=workers, mp_context=context, initializer=_start_signer, initargs=(signer,)
+            )
+
+    async def submit(self, certs: list[Certificate]) -> None:
+        if self.pool is None:
+            future = asyncio.ensure_future(asyncio.to_thread(issuance.sign_certificates, certs, self.signer))
+            self.pending.append(future)
+        else:
+            values = [_record_values(c) for c in certs]
+            loop = asyncio.get_running_loop()
+            # Parts of about 5,000 keep both workers busy without a long tail at the end.
+            step = max(1, min(5_000, -(-len(values) // self.workers)))
+            for start in range(0, len(values), step):
+                self.pending.append(loop.run_in_executor(self.pool, _sign_part, values[start : start + step]))
+        while len(self.pending) > 2 * self.workers + 2:
+            await self._store(self.pending.popleft())
+
+    async def drain(self) -> None:
+        while self.pending:
+            await self._store(self.pending.popleft())
+
+    async def _store(self, future: asyncio.Future[list[tuple[str, str, bytes]]]) -> None:
+        rows = await future
+        await signatures.copy_signatures(self.conn, rows)
+        self.signed += len(rows)
+        if self.on_signed is not None:
+            self.on_signed(rows)
+
+    def close(self) -> None:
+        for future in self.pending:
+            future.cancel()
+        if self.pool is not None:
+            self.pool.shutdown(wait=True, cancel_futures=True)
+
+
+def sample_line(
+    cert: Certificate, institution: str, signed: bytes, protector: IdProtector, public_url: str
+) -> dict[str, str]:
+    """One seeded certificate as load generators use it: number, name, the decrypted ID, the path
+    of its QR URL and its issuer's code."""
+    id_type, id_number = protector.decrypt(cert.id_cipher, aad=cert.number.encode())
+    url = qr_payload.qr_url(public_url, signed)
+    return {
+        "number": cert.number,
+        "name": cert.holder_name,
+        "id_type": id_type.value,
+        "id_number": id_number,
+        "qr_path": urlsplit(url).path,
+        "institution": institution,
+    }
+
+
 async def seed(
     pool: Pool,
     protector: IdProtector,
@@ -242,35 +347,87 @@ async def seed(
     rng_seed: int | None = None,
     published: bool = True,
     tag: str = "seed",
-    chunk: int = 50_000,
+    chunk: int = 20_000,
+    signer: issuance.SignerLike | None = None,
+    sign_workers: int | None = None,
+    sample: int = 0,
+    public_url: str = "http://127.0.0.1:8000",
 ) -> SeedReport:
-    """Generate and store institutions, scopes, batches and certificates. Raises Conflict on code clashes."""
+    """Generate and store institutions, scopes, batches and certificates, in one transaction.
+
+    With ``published`` and a ``signer`` every certificate is signed as publication signs it
+    (``sign_workers`` processes, default one per core; 0 signs in a thread) and its payload stored,
+    so it verifies from its QR at once. Without a signer published batches are left unsigned
+    (lookups work, QR codes do not; only benchmarks of lookups want that). ``sample=N`` returns N
+    certificates chosen at random, with decrypted IDs (an audited read, like the demo listing).
+    Raises Conflict on code clashes, ValueError for a sample without signing."""
+    if sample and not (published and signer is not None):
+        raise ValueError("a sample needs signed, published certificates")
     rng = random.Random(rng_seed if rng_seed is not None else secrets.randbits(64))
+    # Drawn apart from ``rng``, so the generated data is the same with or without a sample.
+    pick_rng = random.Random(secrets.randbits(64) if rng_seed is None else rng_seed + 1)
+    picks = set(pick_rng.sample(range(certificates), min(sample, certificates)))
     plans = plan_institutions(
         rng, institutions, today, frozenset(await institution_rows.all_institution_codes(pool))
     )
     report = SeedReport(institutions=len(plans))
+    codes_by_id: dict[int, str] = {}
+    sampled: dict[str, tuple[Certificate, str]] = {}
+    payloads: dict[str, bytes] = {}
     async with transaction(pool) as conn:
         await file_plans(conn, plans)
+        codes_by_id = {plan.id: plan.fields["code"] for plan in plans}
         batch_ids = await year_batches(
             conn, plans, today, tag=tag, published=published,
             first_year=lambda plan: max(2019, plan.fields["filing_date"].year),
             ids=lambda plan, year: ("B" + secrets.token_hex(8).upper(), f"{tag}:{secrets.token_hex(16)}"),
         )  # fmt: skip
-        rows = generate_certificates(rng, plans, certificates, batch_ids, protector, today)
-        buffer: list[Placed] = []
-        for row in rows:
-            buffer.append(row)
-            if len(buffer) >= chunk:
-                await copy_certificates(conn, buffer)
+        signing: _Signing | None = None
+        if published and signer is not None:
+            workers = (os.cpu_count() or 1) if sign_workers is None else sign_workers
+            signing = _Signing(conn, signer, workers)
+            if picks:
+                signing.on_signed = lambda rows: payloads.update(
+                    (number, data) for number, _kid, data in rows if number in sampled
+                )
+        try:
+            rows = generate_certificates(rng, plans, certificates, batch_ids, protector, today)
+            buffer: list[Placed] = []
+            for i, row in enumerate(rows):
+                buffer.append(row)
+                if i in picks:
+                    sampled[row[0].number] = (row[0], codes_by_id[row[1]])
+                if len(buffer) >= chunk:
+                    await _store_chunk(conn, buffer, signing)
+                    report.certificates += len(buffer)
+                    buffer = []
+            if buffer:
+                await _store_chunk(conn, buffer, signing)
                 report.certificates += len(buffer)
-                buffer = []
-        if buffer:
-            await copy_certificates(conn, buffer)
-            report.certificates += len(buffer)
+            if signing is not None:
+                await signing.drain()
+                report.signed, report.kid = signing.signed, signing.signer.kid
+        finally:
+            if signing is not None:
+                signing.close()
         await batches.count_rows(conn, tag)
         report.batches = len(batch_ids)
         await audit.audit(
-            conn, f"cli:{tag}", "seed", None, {"institutions": len(plans), "certificates": certificates}
-        )
+            conn, f"cli:{tag}", "seed", None,
+            {"institutions": len(plans), "certificates": certificates, "signed": report.signed,
+             "kid": report.kid},
+        )  # fmt: skip
+        if sampled:
+            report.sample = [
+                sample_line(cert, code, payloads[number], protector, public_url)
+                for number, (cert, code) in sampled.items()
+            ]
+            # Decrypted ID numbers leave the database: an authorised, audited read (as demo.certificates).
+            await audit.audit(conn, f"cli:{tag}", "seed.sample", None, {"certificates": len(report.sample)})
     return report
+
+
+async def _store_chunk(conn: Conn, buffer: list[Placed], signing: _Signing | None) -> None:
+    await copy_certificates(conn, buffer)
+    if signing is not None:
+        await signing.submit([c for c, _, _ in buffer])

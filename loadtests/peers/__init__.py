@@ -1,0 +1,1 @@
+"""Reference peers for ``loadtests.bench_http``: the same certificate lookup in a few dozen lines."""
