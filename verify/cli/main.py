@@ -61,7 +61,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         return exit_code(exc)
     except Interrupted as exc:
         print(f"interrupted ({exc}); nothing more was written", file=sys.stderr)
-        return 128 + exc.signum
+        sys.stdout.flush()
+        sys.stderr.flush()
+        # Everything is closed by now (pool, transaction, helper processes terminated). Exit at once:
+        # the interpreter's exit would join the process pool's manager thread, which some Python
+        # 3.11 releases (Debian 12's 3.11.2) deadlock on after its workers were terminated.
+        os._exit(128 + exc.signum)
     except KeyboardInterrupt:
         return 130
     except BrokenPipeError:

@@ -209,11 +209,17 @@ def shutdown_checkers(*, wait: bool = True) -> None:
     global _POOL
     if _POOL is not None:
         pool, _POOL = _POOL, None
-        if not wait:
-            # The executor has no public way to stop a running task; its worker processes do.
-            for process in list(getattr(pool, "_processes", {}).values()):
-                process.terminate()
-        pool.shutdown(wait=True, cancel_futures=True)
+        if wait:
+            pool.shutdown(wait=True, cancel_futures=True)
+            return
+        # The executor has no public way to stop a running task; its worker processes do. Joining
+        # the executor after that can deadlock on some 3.11 releases, so only the processes are joined.
+        processes = list(getattr(pool, "_processes", {}).values())
+        pool.shutdown(wait=False, cancel_futures=True)
+        for process in processes:
+            process.terminate()
+        for process in processes:
+            process.join(timeout=5)
 
 
 def _rejected(problems: list[Problem], total: int, bad_rows: int) -> BatchRejected:
