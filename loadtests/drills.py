@@ -102,9 +102,16 @@ def batch_csv(rows: int, first_serial: int = 500_000) -> bytes:
     return out.getvalue().encode()
 
 
-def _group_members(pgid: int) -> list[int]:
-    """Live processes of a process group (zombies excluded)."""
-    members = []
+@dataclass(frozen=True)
+class Proc:
+    pid: int
+    state: str
+    ppid: int
+    pgrp: int
+
+
+def processes() -> Iterator[Proc]:
+    """Every process of /proc/<pid>/stat (the fields after the command name, which may hold spaces)."""
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
             continue
@@ -113,9 +120,16 @@ def _group_members(pgid: int) -> list[int]:
         except OSError:
             continue
         fields = stat[stat.rindex(")") + 2 :].split()
-        if int(fields[2]) == pgid and fields[0] != "Z":
-            members.append(int(entry.name))
-    return members
+        yield Proc(int(entry.name), fields[0], int(fields[1]), int(fields[2]))
+
+
+def _group_members(pgid: int) -> list[int]:
+    """Live processes of a process group (zombies excluded)."""
+    return [p.pid for p in processes() if p.pgrp == pgid and p.state != "Z"]
+
+
+def children(pid: int) -> list[int]:
+    return [p.pid for p in processes() if p.ppid == pid]
 
 
 def _reason(stderr: str) -> str:
@@ -134,16 +148,7 @@ def _reason(stderr: str) -> str:
 
 def _kill_postgres(postmaster: int) -> None:
     """SIGKILL the postmaster and every backend (as an OOM kill or a power cut would)."""
-    children = []
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                stat = (entry / "stat").read_text()
-            except OSError:
-                continue
-            if int(stat[stat.rindex(")") + 2 :].split()[1]) == postmaster:
-                children.append(int(entry.name))
-    for pid in [postmaster, *children]:
+    for pid in [postmaster, *children(postmaster)]:
         with contextlib.suppress(ProcessLookupError):
             os.kill(pid, signal.SIGKILL)
 
@@ -426,28 +431,17 @@ def worker_killed_under_load(seconds: float = 8.0, concurrency: int = 16) -> lis
     )]  # fmt: skip
 
 
-def _peak_rss_mb(pids: set[int]) -> float:
-    peak = 0.0
+def _status_mb(pids: set[int], field: str) -> float:
+    """The largest ``field`` (``VmRSS``, ``VmHWM``: kB in /proc/<pid>/status) of ``pids``, in MB."""
+    largest = 0.0
     for pid in pids:
         try:
             for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-                if line.startswith("VmHWM:"):
-                    peak = max(peak, int(line.split()[1]) / 1024)
+                if line.startswith(f"{field}:"):
+                    largest = max(largest, int(line.split()[1]) / 1024)
         except OSError:
             continue
-    return peak
-
-
-def _rss_mb(pids: set[int]) -> float:
-    total = 0.0
-    for pid in pids:
-        try:
-            for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-                if line.startswith("VmRSS:"):
-                    total = max(total, int(line.split()[1]) / 1024)
-        except OSError:
-            continue
-    return total
+    return largest
 
 
 def upload_bombs() -> list[Result]:
@@ -464,12 +458,12 @@ def upload_bombs() -> list[Result]:
             with httpx.Client(base_url=base, timeout=120) as c:
                 for name, (filename, build, code) in BOMBS.items():
                     data = build()
-                    before = _rss_mb(workers)
+                    before = _status_mb(workers, "VmRSS")
                     t = time.perf_counter()
                     r = c.post(f"/api/v1/batches?filename={filename}", content=data,
                                headers={"authorization": f"Bearer {token}"})  # fmt: skip
                     took = time.perf_counter() - t
-                    growth = _peak_rss_mb(workers) - before
+                    growth = _status_mb(workers, "VmHWM") - before
                     got = (
                         r.json().get("problems", [{}])[0].get("code")
                         if r.headers.get("content-type", "").startswith("application/json")

@@ -16,6 +16,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from loadtests.drills import children
 from tests.conftest import ENC_KEY, INDEX_KEY
 from verify.db.cluster import SERVER_USER, ensure_system_user
 from verify.services.privileges import WEB_USER, runs_as
@@ -38,19 +39,6 @@ def _uid(pid: int) -> int:
         if line.startswith("Uid:"):
             return int(line.split()[2])  # effective
     raise AssertionError(f"no Uid line for {pid}")
-
-
-def _children(pid: int) -> list[int]:
-    found = []
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                stat = (entry / "stat").read_text()
-            except OSError:
-                continue
-            if int(stat[stat.rindex(")") + 2 :].split()[1]) == pid:
-                found.append(int(entry.name))
-    return found
 
 
 @pytest.fixture
@@ -107,7 +95,7 @@ def test_serve_as_root_drops_to_the_web_user_who_cannot_read_signing_keys(home: 
             except httpx.HTTPError:
                 time.sleep(0.2)
         web = pwd.getpwnam(WEB_USER)
-        serving = [proc.pid, *_children(proc.pid)]
+        serving = [proc.pid, *children(proc.pid)]
         assert len(serving) >= 3  # the supervisor and two workers
         assert {_uid(pid) for pid in serving} == {web.pw_uid}
         # As that user: the signing key and the passphrase cannot be opened.
