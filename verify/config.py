@@ -38,6 +38,12 @@ SETTINGS_TABLE: tuple[Setting, ...] = (
         "External PostgreSQL URL; empty = embedded cluster under VERIFY_HOME",
     ),
     Setting(
+        "VERIFY_DATABASE_REPLICA_URL",
+        "",
+        "只读副本（流复制备库）连接串，公开查询从这里读证书；为空时全部读主库",
+        "Read-only replica (streaming standby) URL the certificate reads of public lookups use; empty = all reads on the primary",
+    ),
+    Setting(
         "VERIFY_PG_PORT",
         "",
         "内嵌集群另外监听 127.0.0.1 的端口；为空时只用 Unix 套接字",
@@ -129,6 +135,18 @@ SETTINGS_TABLE: tuple[Setting, ...] = (
         "为 1 时写访问日志（只记路由模板与路径摘要，不含个人信息）",
         "1 = write the access log (route template and a path hash, no personal data)",
     ),
+    Setting(
+        "VERIFY_MAX_IN_FLIGHT",
+        "256",
+        "每个工作进程同时处理的请求上限，超出即答 503（Retry-After）；0 为不限",
+        "Requests one worker answers at once; more get 503 with Retry-After at once; 0 = no limit",
+    ),
+    Setting(
+        "VERIFY_MAX_LAG_MS",
+        "0",
+        "工作进程事件循环落后超过此毫秒数时，新请求即答 503（Retry-After）；0 为关闭（默认：先以演练测定）",
+        "When a worker's event loop runs this many ms behind, new requests get 503 with Retry-After; 0 = off (the default until the overload drill has measured it)",
+    ),
 )
 
 
@@ -169,6 +187,7 @@ def _path(raw: str, base: Path) -> Path:
 class Settings:
     home: Path
     database_url: str | None
+    database_replica_url: str | None
     pg_port: int | None
     host: str
     port: int
@@ -187,6 +206,8 @@ class Settings:
     trust_proxy: bool
     log_level: str
     access_log: bool
+    max_in_flight: int
+    max_lag_ms: int
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str], *, cwd: Path | None = None) -> Settings:
@@ -200,6 +221,7 @@ class Settings:
         return cls(
             home=home,
             database_url=environ.get("VERIFY_DATABASE_URL") or None,
+            database_replica_url=environ.get("VERIFY_DATABASE_REPLICA_URL") or None,
             pg_port=_int(environ, "VERIFY_PG_PORT", pg_port_raw, 1) if pg_port_raw else None,
             host=environ.get("VERIFY_HOST") or "127.0.0.1",
             port=_int(environ, "VERIFY_PORT", "8000", 1),
@@ -227,6 +249,8 @@ class Settings:
             trust_proxy=(environ.get("VERIFY_TRUST_PROXY", "0") == "1"),
             log_level=(environ.get("VERIFY_LOG_LEVEL") or "info").lower(),
             access_log=(environ.get("VERIFY_ACCESS_LOG", "1") or "1") == "1",
+            max_in_flight=_int(environ, "VERIFY_MAX_IN_FLIGHT", "256", 0),
+            max_lag_ms=_int(environ, "VERIFY_MAX_LAG_MS", "0", 0),
         )
 
     @property

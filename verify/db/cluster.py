@@ -305,7 +305,21 @@ class EmbeddedCluster:
         except OSError as exc:
             raise ConfigError(f"无法准备 {self.root}：{exc}", f"Cannot prepare {self.root}: {exc}") from exc
 
-    def _ensure_running_locked(self, deadline: float) -> bool:
+    def ensure_standby(self, primary: EmbeddedCluster, timeout: float = 60.0) -> bool:
+        """Like ``ensure_running``, but a fresh data directory is cloned from the running ``primary``
+        (``pg_basebackup -R``: a hot standby streaming from the primary's socket) instead of initdb'd;
+        True if it was cloned just now. The primary needs no setting of its own: PostgreSQL's defaults
+        (wal_level=replica, max_wal_senders=10) and the pg_hba.conf initdb writes (local replication
+        trust) suffice. Used by the replica tests; raises like ``ensure_running``."""
+        deadline = time.monotonic() + timeout
+        try:
+            self._mkdir(self.root)
+            with self._locked(deadline):
+                return self._ensure_running_locked(deadline, primary=primary)
+        except OSError as exc:
+            raise ConfigError(f"无法准备 {self.root}：{exc}", f"Cannot prepare {self.root}: {exc}") from exc
+
+    def _ensure_running_locked(self, deadline: float, primary: EmbeddedCluster | None = None) -> bool:
         user = self._server_user()
         if user is not None:
             self._prepare_for(user)
@@ -320,7 +334,9 @@ class EmbeddedCluster:
                 f"PostgreSQL {major} in {self.bin_dir} is too old; {MIN_MAJOR} or newer is needed",
             )
         fresh = not (self.data_dir / "PG_VERSION").is_file()
-        if fresh:
+        if fresh and primary is not None:
+            self._basebackup(user, primary, deadline)
+        elif fresh:
             self._initdb(user, deadline)
         self._check_version()
         self._write_conf(user)
@@ -490,14 +506,7 @@ class EmbeddedCluster:
     # ------------------------------------------------------------------ initdb and configuration
 
     def _initdb(self, user: SystemUser | None, deadline: float) -> None:
-        if self.data_dir.exists():
-            try:
-                self.data_dir.rmdir()
-            except OSError:
-                raise ConfigError(
-                    f"{self.data_dir} 不是空目录，也不是 PostgreSQL 数据目录；请移走它",
-                    f"{self.data_dir} is neither empty nor a PostgreSQL data directory; move it away",
-                ) from None
+        self._ensure_empty_data_dir()
         # initdb into a scratch directory and rename: an interrupted initdb never leaves a half-built
         # data/ that the next run would mistake for a cluster.
         scratch = self.root / "data.initdb"
@@ -510,6 +519,36 @@ class EmbeddedCluster:
             what="initdb",
         )  # fmt: skip
         scratch.rename(self.data_dir)
+
+    def _basebackup(self, user: SystemUser | None, primary: EmbeddedCluster, deadline: float) -> None:
+        # Into a scratch directory and rename, like initdb. -R writes standby.signal and a
+        # primary_conninfo reaching the primary's socket; -c fast does not wait for a spread checkpoint.
+        self._ensure_empty_data_dir()
+        scratch = self.root / "data.basebackup"
+        shutil.rmtree(scratch, ignore_errors=True)
+        conninfo = " ".join(
+            f"{key}={_conninfo_value(value)}"
+            for key, value in (("host", str(primary.socket_dir)), ("port", str(primary.port)),
+                               ("user", SUPERUSER), ("application_name", "verify-standby"))
+        )  # fmt: skip
+        self._server_cmd(
+            user,
+            [str(self.bin_dir / "pg_basebackup"), "-D", str(scratch), "-R", "-X", "stream", "-c", "fast",
+             "--no-password", "-d", conninfo],
+            deadline,
+            what="pg_basebackup",
+        )  # fmt: skip
+        scratch.rename(self.data_dir)
+
+    def _ensure_empty_data_dir(self) -> None:
+        if self.data_dir.exists():
+            try:
+                self.data_dir.rmdir()
+            except OSError:
+                raise ConfigError(
+                    f"{self.data_dir} 不是空目录，也不是 PostgreSQL 数据目录；请移走它",
+                    f"{self.data_dir} is neither empty nor a PostgreSQL data directory; move it away",
+                ) from None
 
     def _managed_conf(self) -> str:
         # unix_socket_permissions 0777: access is gated by the socket *directory* (0700, owned by the

@@ -51,12 +51,26 @@ async def _init_connection(conn: Conn) -> None:
 CONNECT_TIMEOUT = 2.0
 
 
-async def create_pool(dsn: str, *, min_size: int = 1, max_size: int = 10) -> asyncpg.Pool:
-    """Open a pool. Raises Unavailable when the database cannot be reached."""
+async def create_pool(
+    dsn: str,
+    *,
+    min_size: int = 1,
+    max_size: int = 10,
+    read_only: bool = False,
+    application_name: str | None = None,
+) -> asyncpg.Pool:
+    """Open a pool. Raises Unavailable when the database cannot be reached (with ``min_size=0`` nothing
+    is connected yet, so nothing is raised here). ``read_only`` makes every transaction of the pool
+    read-only on the server, so a pool meant for a replica cannot write even if pointed at a primary."""
+    server_settings: dict[str, str] = {}
+    if read_only:
+        server_settings["default_transaction_read_only"] = "on"
+    if application_name:
+        server_settings["application_name"] = application_name
     try:
         pool = await asyncpg.create_pool(
             dsn, min_size=min_size, max_size=max_size, init=_init_connection, command_timeout=60,
-            timeout=CONNECT_TIMEOUT,
+            timeout=CONNECT_TIMEOUT, server_settings=server_settings or None,
         )  # fmt: skip
     except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
         raise Unavailable(details={"cause": type(exc).__name__}) from exc

@@ -11,7 +11,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime
 
-from verify.domain.institution import IssuerState
+from verify.domain.certificate import Published
+from verify.domain.institution import ACTIVE, IssuerState
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,3 +65,19 @@ def build_snapshot(
         as_of=as_of,
         loaded_at=time.monotonic(),
     )
+
+
+def overlay(published: Published, snapshot: Snapshot) -> Published:
+    """A published certificate read from a replica (which may lag), with the status view's exceptions
+    laid over it: a certificate the view holds as revoked or superseded shows the view's state, an
+    issuer the view holds as not active shows the view's state. An exception the row itself carries
+    stands (the view may be the older of the two), so neither source can make the other's exception
+    look active: the answer is never more favourable than the primary as the view last saw it."""
+    state = snapshot.certificates.get(published.certificate.number)
+    status = state.status if state is not None else published.status
+    issuer = snapshot.institutions.get(published.issuer.code)
+    if issuer is None or issuer.status == ACTIVE:
+        issuer = published.issuer
+    if status == published.status and issuer == published.issuer:
+        return published
+    return Published(published.certificate, status, issuer)

@@ -6,21 +6,33 @@ constant-time comparison, so timing does not tell them apart either (DECISIONS D
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import hmac
-from collections.abc import AsyncIterator, Callable
+import logging
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
 from verify.crypto.idprotect import IdProtector
 from verify.db import certificates, signatures
-from verify.db.pool import Pool
+from verify.db.pool import DATABASE_ERRORS, Executor, Pool
 from verify.domain import codes, names
 from verify.domain.certificate import Published, published_json
 from verify.domain.errors import InvalidCode, InvalidInput, InvalidName, NotFound
 from verify.domain.holder_ids import IdType, validate_id
+from verify.domain.snapshot import overlay
+from verify.services.status_view import StatusView
 from verify.services.throttle import Throttle
+
+log = logging.getLogger("verify.lookup")
+
+# A read on the replica that has not answered within this many seconds is abandoned for the primary,
+# and after a failure the replica is left alone for REPLICA_RETRY_SECONDS (DECISIONS D28).
+REPLICA_TIMEOUT = 2.0
+REPLICA_RETRY_SECONDS = 30.0
 
 NOT_FOUND_MESSAGE = {
     "zh": "未找到与所填信息一致的已发布证书。请核对证书编号（或证件号码）与姓名。",
@@ -43,6 +55,9 @@ class LookupAnswer:
 
 class Lookups:
     pool: Pool
+    read_pool: Pool
+    status_view: StatusView | None
+    replica_down_until: float
     protector: IdProtector
     today: Callable[[], date]
     qr_link_key: bytes | None
@@ -58,7 +73,10 @@ class Lookups:
         ticket = None if client is None else await self.throttle.admit(
             client, self.throttle.number_target(check.canonical)
         )  # fmt: skip
-        found = await certificates.published_certificate(self.pool, check.canonical)
+        listed = await self._read_published(
+            lambda conn: _listed(certificates.published_certificate(conn, check.canonical))
+        )
+        found = listed[0] if listed else None
         stored_key = found.certificate.name_key if found is not None else "\0"
         if found is None or not key or not hmac.compare_digest(stored_key.encode(), key.encode()):
             answer = LookupAnswer(False)
@@ -81,7 +99,9 @@ class Lookups:
         key = _name_key_or_blank(name)
         index = self.protector.blind_index(kind, canonical)
         ticket = None if client is None else await self.throttle.admit(client, self.throttle.id_target(index))
-        found = await certificates.published_certificates_by_index(self.pool, index)
+        found = await self._read_published(
+            lambda conn: certificates.published_certificates_by_index(conn, index)
+        )
         matched = tuple(
             p for p in found if key and hmac.compare_digest(p.certificate.name_key.encode(), key.encode())
         )
@@ -89,6 +109,33 @@ class Lookups:
         if ticket is not None:
             await self.throttle.settle(ticket, answer.found)
         return answer
+
+    async def _read_published(
+        self, query: Callable[[Executor], Awaitable[list[Published]]]
+    ) -> list[Published]:
+        """Run a lookup's certificate read on the read replica when there is one, else on the primary.
+
+        A replica may lag, so what it returns gets the status view's exceptions laid over it
+        (``snapshot.overlay``): it never shows a certificate as valid, or an issuer as active, once the
+        view knows otherwise. Without a snapshot to lay over (no view yet) the replica is not read.
+        A replica that fails or does not answer within REPLICA_TIMEOUT is skipped for
+        REPLICA_RETRY_SECONDS and the primary answers instead (DECISIONS D28)."""
+        snapshot = self.status_view.snapshot if self.status_view is not None else None
+        replica = self.read_pool is not self.pool and time.monotonic() >= self.replica_down_until
+        if replica and snapshot is not None:
+            try:
+                async with asyncio.timeout(REPLICA_TIMEOUT):
+                    rows = await query(self.read_pool)
+            except DATABASE_ERRORS as exc:  # TimeoutError is an OSError
+                self.replica_down_until = time.monotonic() + REPLICA_RETRY_SECONDS
+                log.warning(
+                    "read replica unavailable (%s): lookups read the primary for %.0fs",
+                    type(exc).__name__,
+                    REPLICA_RETRY_SECONDS,
+                )
+            else:
+                return [overlay(p, snapshot) for p in rows]
+        return await query(self.pool)
 
     # ------------------------------------------------------------------ QR images for the holder
 
@@ -118,6 +165,11 @@ class Lookups:
         async with self.pool.acquire() as conn:
             async for item in signatures.published_payloads(conn):
                 yield item
+
+
+async def _listed(one: Awaitable[Published | None]) -> list[Published]:
+    found = await one
+    return [] if found is None else [found]
 
 
 def _name_key_or_blank(name: str) -> str:

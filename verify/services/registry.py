@@ -20,6 +20,7 @@ from verify.services.imports import BatchImports
 from verify.services.institutions import InstitutionAdmin
 from verify.services.lookup import Lookups
 from verify.services.publication import Publication
+from verify.services.status_view import StatusView
 from verify.services.throttle import Throttle
 
 # What a use case raises when the database is down or unreachable (for the entry points' maps).
@@ -39,6 +40,12 @@ class Registry(BatchImports, Lookups, Publication, InstitutionAdmin):
         throttle: ThrottlePolicy | None = None,
     ) -> None:
         self.pool = pool
+        # The certificate reads of public lookups; a read replica's pool when one is configured
+        # (verify.services.runtime.open_read_pool), the primary's otherwise. Everything else, the
+        # throttle's writes and the status view included, uses ``pool``.
+        self.read_pool = pool
+        self.status_view: StatusView | None = None  # set by the web app; lookups overlay its snapshot
+        self.replica_down_until = 0.0  # time.monotonic() until which lookups skip a failed replica
         self.dsn = dsn  # for connections outside the pool (the status view's LISTEN)
         self.protector = protector
         self.id_keys = id_keys  # lets worker processes rebuild the protector for large batches
@@ -60,6 +67,12 @@ class Registry(BatchImports, Lookups, Publication, InstitutionAdmin):
     async def database_reachable(self) -> bool:
         """Whether a fresh connection to the database answers (False without a DSN to try)."""
         return self.dsn is not None and await reachable(self.dsn)
+
+    async def close(self) -> None:
+        """Close the pools (the read replica's first, when there is one)."""
+        if self.read_pool is not self.pool:
+            await self.read_pool.close()
+        await self.pool.close()
 
     async def ping(self) -> None:
         """Raises one of ``verify.db.pool.DATABASE_ERRORS`` when the database does not answer."""

@@ -67,6 +67,22 @@ async def open_registry(settings: Settings, *, dsn: str | None = None, max_size:
     )
 
 
+# How the read replica's connections show in pg_stat_activity (and in the tests).
+REPLICA_APPLICATION = "verify-lookup-replica"
+
+
+async def open_read_pool(registry: Registry, settings: Settings, *, max_size: int = 10) -> None:
+    """With VERIFY_DATABASE_REPLICA_URL set, point the registry's lookup reads at a read-only pool on
+    that replica (``Registry.read_pool``); without it, do nothing. Connects lazily (``min_size=0``), so
+    a replica that is down never stops the app from starting: lookups then read the primary
+    (DECISIONS D28). Never used for the status view, the throttle or any write."""
+    if settings.database_replica_url:
+        registry.read_pool = await create_pool(
+            settings.database_replica_url, min_size=0, max_size=max_size, read_only=True,
+            application_name=REPLICA_APPLICATION,
+        )  # fmt: skip
+
+
 def keyring(settings: Settings, pool: Executor) -> Keyring:
     return Keyring(pool, settings.signing_keys_dir, settings.public_keys_dir)
 
