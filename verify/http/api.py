@@ -58,19 +58,20 @@ class Api:
         self.images = QrCache()
 
     def routes(self) -> list[BaseRoute]:
-        # Body limits are the guard's (verify.http.guard), answered in the error shape.
+        # Body limits are the guard's (verify.http.guard), answered in the error shape. Starlette
+        # tries routes in order: the busiest (QR scans, lookups) come first.
         return [
+            Route("/api/v1/verify/{payload}", self.verify),
+            Route("/api/v1/lookup", self.lookup, methods=["POST"]),
             Route("/api/v1", self.index),
             Route("/healthz", self.healthz),
             Route("/api/v1/codes/{number:path}", self.check_number),
-            Route("/api/v1/lookup", self.lookup, methods=["POST"]),
             Route("/api/v1/institutions", self.institutions),
             Route("/api/v1/institutions/{code}", self.institution),
             Route("/api/v1/reference", self.reference_index),
             Route("/api/v1/reference/{name}", self.reference_table),
             Route("/api/v1/batches", self.upload_batch, methods=["POST"]),
             Route("/api/v1/batches/{batch_id}", self.get_batch),
-            Route("/api/v1/verify/{payload}", self.verify),
             Route("/.well-known/verify-keys.json", self.jwks),
             Route("/api/v1/certificates/{number}/qr.{fmt:str}", self.qr_image),
         ]

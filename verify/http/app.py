@@ -14,7 +14,6 @@ from typing import Any
 
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
-from starlette.middleware.gzip import GZipMiddleware
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Mount
@@ -25,10 +24,12 @@ from verify.domain import errors
 from verify.http.api import LOOKUP_BODY_LIMIT, MULTIPART_SLACK, Api
 from verify.http.errors import error_response, framework_error_handler, http_status
 from verify.http.guard import Guard
-from verify.http.middleware import CachedStatic
+from verify.http.middleware import CachedStatic, GzipWhenAccepted
 from verify.http.pages import Pages
+from verify.http.shedding import Shedder, ShedLimits
 from verify.services.imports import shutdown_checkers
 from verify.services.registry import UNAVAILABLE_ERRORS, Registry
+from verify.services.runtime import open_read_pool
 from verify.services.status_view import StatusView
 
 log = logging.getLogger("verify.http")
@@ -44,16 +45,18 @@ class App(Starlette):
         body_limit: Callable[[str], int],
         access_log: bool,
         respond: Callable[[Scope, errors.VerifyError], Response] | None = None,
+        shed: ShedLimits = ShedLimits(),  # noqa: B008 - a frozen value
         **kwargs: Any,
     ) -> None:
         self._body_limit = body_limit
+        self._shed = shed
         self._access_log = access_log
         self._respond = respond
         super().__init__(**kwargs)
 
     def build_middleware_stack(self) -> ASGIApp:
         return Guard(
-            super().build_middleware_stack(),
+            Shedder(GzipWhenAccepted(super().build_middleware_stack()), self._shed, respond=self._respond),
             body_limit=self._body_limit,
             access=self._access_log,
             respond=self._respond,
@@ -68,14 +71,17 @@ def create_app(settings: Settings, *, registry_factory: Callable[[], Awaitable[R
         reg = await registry_factory()
         app.state.registry = reg
         assert reg.dsn is not None
+        # The status view always reads the primary (reg.dsn, reg.pool), never the read replica.
         view = StatusView(reg.dsn, reg.pool, max_age=settings.status_max_age)
         await view.start()
         app.state.status_view = view
+        reg.status_view = view  # lookups read from a replica lay its snapshot over their rows
+        await open_read_pool(reg, settings)
         try:
             yield
         finally:
             await view.stop()
-            await reg.pool.close()
+            await reg.close()
             shutdown_checkers()
 
     api = Api(settings)
@@ -104,9 +110,11 @@ def create_app(settings: Settings, *, registry_factory: Callable[[], Awaitable[R
         log.exception("unexpected error")
         return answer(request, errors.VerifyError())
 
+    # Starlette tries routes in order: the pages first, as the QR landing page (what a phone camera
+    # opens) is the most requested route, then the API with its QR JSON twin first.
     routes: list[BaseRoute] = [
-        *api.routes(),
         *pages.routes(),
+        *api.routes(),
         Mount("/static", app=CachedStatic(directory=settings.web_dir / "static"), name="static"),
     ]
     upload_limit = settings.max_upload_bytes + MULTIPART_SLACK
@@ -118,6 +126,7 @@ def create_app(settings: Settings, *, registry_factory: Callable[[], Awaitable[R
         body_limit=body_limit,
         access_log=settings.access_log,
         respond=lambda scope, exc: answer(Request(scope), exc),
+        shed=ShedLimits(settings.max_in_flight, settings.max_lag_ms / 1000),
         routes=routes,
         lifespan=lifespan,
         exception_handlers={
@@ -126,5 +135,4 @@ def create_app(settings: Settings, *, registry_factory: Callable[[], Awaitable[R
             Exception: on_unexpected,
         },
     )
-    app.add_middleware(GZipMiddleware, minimum_size=500)
     return app

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+import orjson
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -43,8 +44,17 @@ def http_status(exc: errors.VerifyError) -> int:
 
 def json_bytes(content: Any) -> bytes:
     """UTF-8 JSON with Chinese left readable. Never raises for text: a lone surrogate that slipped
-    through is written as an escape rather than failing the whole answer."""
-    return json.dumps(content, ensure_ascii=False, separators=(",", ":")).encode("utf-8", "backslashreplace")
+    through is written as an escape rather than failing the whole answer.
+
+    orjson writes the same bytes as ``json.dumps(..., ensure_ascii=False)`` about 20 times faster
+    (0.5 µs instead of 10 µs for a verification answer, D29); it refuses lone surrogates, and only
+    then does the standard library write the answer."""
+    try:
+        return orjson.dumps(content)
+    except TypeError:  # orjson.JSONEncodeError: a lone surrogate, a type orjson does not know
+        return json.dumps(content, ensure_ascii=False, separators=(",", ":")).encode(
+            "utf-8", "backslashreplace"
+        )
 
 
 class JSON(JSONResponse):

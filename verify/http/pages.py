@@ -7,6 +7,7 @@ scanner) and are same-origin files, so the CSP forbids inline script and style e
 
 from __future__ import annotations
 
+import functools
 import hashlib
 from collections.abc import Awaitable, Callable
 from datetime import datetime
@@ -14,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import jinja2
+import markupsafe
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 from starlette.routing import BaseRoute, Route
@@ -43,6 +45,33 @@ Verifier = Callable[[Request], Verification]
 InstitutionView = Callable[[Request, str], Awaitable[dict[str, Any]]]
 
 
+def _environment(web_dir: Path, lang: str) -> jinja2.Environment:
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(web_dir / "templates"),
+        autoescape=jinja2.select_autoescape(default=True),
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        auto_reload=False,
+    )
+    env.filters["t"] = functools.partial(_text, lang=lang)
+    env.globals["row"] = field_row
+    return env
+
+
+_ROW = markupsafe.Markup('<div class="row"><dt>{}</dt><dd>{}</dd></div>')
+
+
+def field_row(label: str, value: object) -> markupsafe.Markup:
+    """One line of a field list, ``--`` for no value, both escaped. A Python function rather than
+    a jinja macro: a page has up to a dozen, and a macro call costs ~10 µs (docs/DECISIONS.md D29)."""
+    return _ROW.format(label, "--" if value is None or value == "" else value)
+
+
+def _text(key: str, lang: str) -> str:
+    return i18n.t(key, lang)
+
+
 class Pages:
     def __init__(
         self,
@@ -52,13 +81,11 @@ class Pages:
         verification: Verifier,
         institution_view: InstitutionView,
     ) -> None:
-        self.env = jinja2.Environment(
-            loader=jinja2.FileSystemLoader(web_dir / "templates"),
-            autoescape=jinja2.select_autoescape(default=True),
-            undefined=jinja2.StrictUndefined,
-            trim_blocks=True,
-            lstrip_blocks=True,
-        )
+        # One environment per language, each with its own ``t`` filter: jinja folds a filter of a
+        # literal at compile time, so ``'holder_name'|t`` is compiled into each language's template
+        # as its text and costs nothing per request (a page has ~25 of them, docs/DECISIONS.md D29).
+        # Templates never change while the service runs, so they are not checked for changes.
+        self.envs = {lang: _environment(web_dir, lang) for lang in i18n.LANGS}
         self.static_dir = web_dir / "static"
         # Cache-busting version of the static files, so they can be cached for a long time.
         digest = hashlib.sha256()
@@ -73,12 +100,13 @@ class Pages:
     # ------------------------------------------------------------------ plumbing
 
     def routes(self) -> list[BaseRoute]:
+        # The QR landing page first: Starlette tries routes in order, and scans are most requests.
         return [
+            Route("/C/{payload}", self.landing),  # the QR carries an upper-case URL (alphanumeric mode)
+            Route("/c/{payload}", self.landing),
             Route("/", self.lookup_page),
             Route("/index.json", self.lookup_page),
             Route("/lookup", self.lookup_submit, methods=["POST"]),
-            Route("/c/{payload}", self.landing),
-            Route("/C/{payload}", self.landing),  # the QR carries an upper-case URL (alphanumeric mode)
             Route("/institutions/{code}", self.institution),
             Route("/scan", self.scan),
             Route("/scan.json", self.scan),
@@ -96,7 +124,6 @@ class Pages:
         return {
             "lang": lang,
             "other_lang": other,
-            "t": lambda key: i18n.t(key, lang),
             "date": lambda value: i18n.format_date(value, lang),
             "switch_href": f"{request.url.path}?lang={other}",
             "json_href": json_href,
@@ -115,7 +142,7 @@ class Pages:
         private: bool = False,
         csp: str = CSP,
     ) -> Response:
-        body = self.env.get_template(template).render(**context)
+        body = self.envs[context["lang"]].get_template(template).render(**context)
         headers = {
             "Content-Security-Policy": csp,
             "Cache-Control": "no-store" if private else "no-cache",
