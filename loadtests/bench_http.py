@@ -27,7 +27,6 @@ import os
 import platform
 import shutil
 import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -41,6 +40,7 @@ from typing import Any
 
 import asyncpg
 
+from loadtests.local import free_port, update_marked_section
 from verify.config import Settings
 from verify.services import runtime
 
@@ -209,13 +209,6 @@ def write_lines(sample: list[dict[str, str]], state: Path = STATE) -> None:
 
 
 # ------------------------------------------------------------------------------------ the servers
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
 
 
 @contextlib.contextmanager
@@ -387,23 +380,15 @@ def write_outputs(rows: list[tuple[Target, dict[str, float]]], notes: list[str])
                             int(r["errors"]), int(r["requests"])])  # fmt: skip
             w.writerow([t.name, "median", f"{m['rps']:.0f}", f"{m['p50_ms']:.2f}", f"{m['p99_ms']:.2f}",
                         int(m["errors"]), int(m["requests"])])  # fmt: skip
-    block = "\n".join([
-        START,
+    body = "\n".join([
         *notes,
         "",
         *table(rows),
         "",
         "Every round is in [docs/bench-http.csv](bench-http.csv). Reproduce: `make bench-http`",
         "(`BENCH_HTTP_CERTS`, `BENCH_HTTP_SECONDS`, `BENCH_HTTP_ROUNDS` scale it).",
-        END,
     ])  # fmt: skip
-    text = DOC.read_text(encoding="utf-8")
-    if START in text and END in text:
-        head, rest = text.split(START, 1)
-        text = head + block + rest.split(END, 1)[1]
-    else:
-        text = text.rstrip("\n") + "\n\n" + SECTION + "\n" + block + "\n"
-    DOC.write_text(text, encoding="utf-8")
+    update_marked_section(DOC, START, END, SECTION, body)
 
 
 SECTION = """## HTTP under load: the service beside reference peers (`make bench-http`)

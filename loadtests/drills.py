@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 
+from loadtests.local import free_port
 from verify.db.cluster import EmbeddedCluster
 from verify.domain import holder_ids as ids
 from verify.domain.batch import columns
@@ -258,15 +259,6 @@ def import_interrupted(rows: int = 200_000) -> list[Result]:
 # ---------------------------------------------------------------- drills against the running server
 
 
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
 def _workers(base: str, want: int = 2, tries: int = 400) -> set[int]:
     """The worker pids answering new connections (the kernel spreads connections between them)."""
     import httpx
@@ -284,7 +276,7 @@ def _workers(base: str, want: int = 2, tries: int = 400) -> set[int]:
 
 @contextmanager
 def serving(s: Site, workers: int = 2) -> Iterator[str]:
-    port = _free_port()
+    port = free_port()
     log = (s.home / "server.log").open("wb")
     proc = subprocess.Popen(
         [sys.executable, "-m", "verify", "serve", "--port", str(port), "--workers", str(workers)],

@@ -18,7 +18,6 @@ import json
 import os
 import re
 import shutil
-import socket
 import statistics
 import subprocess
 import sys
@@ -31,6 +30,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+from loadtests.local import free_port
 
 ROOT = Path(__file__).resolve().parent.parent
 CATEGORIES = ("performance", "accessibility", "best-practices", "seo")
@@ -64,13 +65,6 @@ class DemoServer:
         )
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
-
-
 def _verify(env: dict[str, str], *args: str) -> str:
     done = subprocess.run(
         [sys.executable, "-m", "verify", *args],
@@ -95,7 +89,7 @@ def _get(url: str, timeout: float = 2.0) -> bytes:
 def demo_server() -> Iterator[DemoServer]:
     """Start the embedded cluster, load the demo data and serve it; stop and remove it all afterwards."""
     home = Path(tempfile.mkdtemp(prefix="verify-pages-"))
-    port = _free_port()
+    port = free_port()
     base = f"http://127.0.0.1:{port}"
     env = {k: v for k, v in os.environ.items() if not k.startswith("VERIFY_")}
     env.update(

@@ -40,7 +40,6 @@ import os
 import platform
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -51,6 +50,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
+
+from loadtests.local import free_port, update_marked_section
 
 ROOT = Path(__file__).resolve().parent.parent
 WORK = ROOT / "var" / "loadtest"
@@ -263,13 +264,6 @@ def prepare_data(env: dict[str, str], sample: Path | None, shared: bool) -> tupl
 # ---------------------------------------------------------------------------------------- server
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
-
-
 def wait_healthy(proc: subprocess.Popen[bytes], base: str, log_file: Path, timeout: float = 90) -> None:
     deadline = time.monotonic() + timeout
     while True:
@@ -465,15 +459,7 @@ and fails on any failure.
 
 def update_benchmarks(body: str, path: Path = BENCHMARKS) -> None:
     """Replace the text between the markers; add the section with its markers at the end if absent."""
-    text = path.read_text(encoding="utf-8")
-    block = f"{START}\n{body}\n{END}"
-    if START in text and END in text and text.index(START) < text.index(END):
-        head, rest = text.split(START, 1)
-        _old, tail = rest.split(END, 1)
-        text = head + block + tail
-    else:
-        text = text.rstrip("\n") + f"\n\n{SECTION_TITLE}\n\n{block}\n"
-    path.write_text(text, encoding="utf-8")
+    update_marked_section(path, START, END, SECTION_TITLE, body)
 
 
 def machine() -> str:

@@ -49,6 +49,7 @@ import asyncpg
 from loadtests import bench_http
 from loadtests.bench_http import Target
 from loadtests.drills import _status_mb, processes
+from loadtests.local import free_port, update_marked_section
 from verify.config import Settings
 from verify.db import status
 from verify.domain.clock import today_cst
@@ -343,7 +344,7 @@ async def measure_database(size: Size) -> None:
 @contextlib.contextmanager
 def serve(size: Size) -> Iterator[tuple[int, set[int]]]:
     """``verify serve --workers 2`` on this size's database; yields (port, worker pids)."""
-    port = bench_http.free_port()
+    port = free_port()
     env = {**size.env(), "VERIFY_TRUST_PROXY": "1"}
     logfile = open(size.state / "verify.log", "ab")  # noqa: SIM115 - closed with the process
     proc = subprocess.Popen(
@@ -604,14 +605,7 @@ SECTION = "## Scale: 10 million certificates"
 
 
 def write_doc(block_lines: list[str]) -> None:
-    block = "\n".join([START, *block_lines, END])
-    text = DOC.read_text(encoding="utf-8")
-    if START in text and END in text:
-        head, rest = text.split(START, 1)
-        text = head + block + rest.split(END, 1)[1]
-    else:
-        text = text.rstrip("\n") + "\n\n" + SECTION + "\n\n" + block + "\n"
-    DOC.write_text(text, encoding="utf-8")
+    update_marked_section(DOC, START, END, SECTION, "\n".join(block_lines))
 
 
 def main() -> None:

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import os
 import secrets
-import socket
 import subprocess
 import sys
 import time
@@ -34,6 +33,7 @@ from playwright.async_api import (
     async_playwright,
 )
 
+from loadtests.local import free_port
 from tests.conftest import ENC_KEY, INDEX_KEY, PASSPHRASE, ROOT, TODAY, default_scopes, unique_henan_code
 from tests.factories import Row, csv_bytes, number_of
 from verify.crypto.idprotect import IdProtector
@@ -164,13 +164,6 @@ async def demo_data(
 # -------------------------------------------------------------------------------------- server
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
-
-
 @dataclass
 class LiveServer:
     base: str
@@ -212,7 +205,7 @@ class LiveServer:
 def start_server(test_dsn: str, keyring: Keyring, home: Path, **env_extra: str) -> LiveServer:
     """``python -m verify serve`` on a free loopback port against the session test database (not waited for)."""
     home.mkdir(parents=True, exist_ok=True)
-    port = _free_port()
+    port = free_port()
     base = f"http://127.0.0.1:{port}"
     env = {
         **os.environ,

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import os
 import pwd
-import socket
 import subprocess
 import sys
 import tempfile
@@ -17,6 +16,7 @@ import httpx
 import pytest
 
 from loadtests.drills import children
+from loadtests.local import free_port
 from tests.conftest import ENC_KEY, INDEX_KEY
 from verify.db.cluster import SERVER_USER, ensure_system_user
 from verify.services.privileges import WEB_USER, runs_as
@@ -25,13 +25,6 @@ pytestmark = [
     pytest.mark.slow,
     pytest.mark.skipif(os.geteuid() != 0, reason="the privilege drop happens only when started as root"),
 ]
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
 
 
 def _uid(pid: int) -> int:
@@ -69,7 +62,7 @@ def test_serve_as_root_drops_to_the_web_user_who_cannot_read_signing_keys(home: 
     passphrase = secrets / "dev-signing-passphrase"
     passphrase.write_text("not for the web")
     os.chmod(passphrase, 0o600)
-    port = _free_port()
+    port = free_port()
     env = {
         **os.environ,
         "VERIFY_DATABASE_URL": test_dsn,

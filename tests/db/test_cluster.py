@@ -7,7 +7,6 @@ finalizer stops every server a test started, even when the test failed.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import os
 import re
 import shutil
@@ -24,6 +23,8 @@ from typing import Any, TypeVar
 import asyncpg
 import pytest
 
+from loadtests.local import free_port
+from tests.db.clusters import HAS_PROC, force_stop
 from verify.db import cluster as cluster_mod
 from verify.db.cluster import EmbeddedCluster, find_postgres_bin
 from verify.domain.errors import ConfigError
@@ -31,7 +32,6 @@ from verify.domain.errors import ConfigError
 pytestmark = pytest.mark.db
 
 REPO = Path(__file__).resolve().parents[2]
-HAS_PROC = Path("/proc/self/fd").is_dir()
 
 MakeCluster = Callable[..., EmbeddedCluster]
 T = TypeVar("T")
@@ -66,32 +66,6 @@ def _execute(dsn: str, sql: str) -> None:
     _run(run())
 
 
-def _pids_in(data_dir: Path) -> list[int]:
-    """Every live process whose cwd is the data directory: the postmaster and all its children."""
-    if not HAS_PROC:
-        return []
-    target = data_dir.resolve()
-    pids = []
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            if Path(os.readlink(entry / "cwd")) == target:
-                pids.append(int(entry.name))
-        except OSError:
-            continue
-    return pids
-
-
-def _force_stop(cluster: EmbeddedCluster) -> None:
-    # Best effort, then SIGKILL whatever is left: a failed test must not leave servers behind.
-    with contextlib.suppress(Exception):
-        cluster.stop("fast", timeout=20)
-    for pid in _pids_in(cluster.data_dir):
-        with contextlib.suppress(ProcessLookupError):
-            os.kill(pid, signal.SIGKILL)
-
-
 @pytest.fixture
 def new_cluster() -> Iterator[MakeCluster]:
     made: list[tuple[Path, EmbeddedCluster]] = []
@@ -106,18 +80,11 @@ def new_cluster() -> Iterator[MakeCluster]:
     yield make
     for base, cluster in made:
         try:
-            _force_stop(cluster)
+            force_stop(cluster)
         finally:
             if cluster.socket_dir.parent != cluster.root:
                 shutil.rmtree(cluster.socket_dir, ignore_errors=True)
             shutil.rmtree(base, ignore_errors=True)
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
 
 
 def _tcp_listeners(pid: int) -> set[tuple[str, int]]:
@@ -374,7 +341,7 @@ def test_squatted_socket_fallback_dir_is_refused(new_cluster: MakeCluster) -> No
 def test_tcp_listening_only_with_a_port_and_only_on_loopback(
     new_cluster: MakeCluster, with_port: bool
 ) -> None:
-    port = _free_port() if with_port else None
+    port = free_port() if with_port else None
     cluster = new_cluster(port)
     cluster.ensure_running()
     pid = cluster.status()["pid"]
@@ -437,6 +404,6 @@ def test_root_with_project_and_wheel_behind_a_0700_dir(new_cluster: MakeCluster)
             # Traversal only: no read bit was added to the 0700 "home".
             assert home.stat().st_mode & 0o777 == 0o701
         finally:
-            _force_stop(cluster)
+            force_stop(cluster)
     finally:
         shutil.rmtree(home, ignore_errors=True)

@@ -12,10 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import os
 import shutil
-import signal
-import socket
 import tempfile
 import time
 from collections.abc import AsyncIterator, Iterator
@@ -28,7 +25,9 @@ import asyncpg
 import httpx
 import pytest
 
+from loadtests.local import free_port
 from tests.conftest import ENC_KEY, INDEX_KEY, PASSPHRASE, TODAY, default_scopes, unique_henan_code
+from tests.db.clusters import force_stop
 from tests.factories import Row, csv_bytes, number_of
 from verify.config import Settings
 from verify.crypto.signing import Signer
@@ -54,36 +53,6 @@ DATABASE = "verify"
 NAME = "李四光"
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
-
-
-def _pids_in(data_dir: Path) -> list[int]:
-    """Every live process whose cwd is the data directory: the postmaster and its children."""
-    if not Path("/proc/self/fd").is_dir():
-        return []
-    target = data_dir.resolve()
-    pids = []
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            with contextlib.suppress(OSError):
-                if Path(os.readlink(entry / "cwd")) == target:
-                    pids.append(int(entry.name))
-    return pids
-
-
-def _force_stop(cluster: EmbeddedCluster) -> None:
-    # Best effort, then SIGKILL whatever is left: a failed test must not leave servers behind.
-    with contextlib.suppress(Exception):
-        cluster.stop("fast", timeout=20)
-    for pid in _pids_in(cluster.data_dir):
-        with contextlib.suppress(ProcessLookupError):
-            os.kill(pid, signal.SIGKILL)
-
-
 @dataclass
 class Replication:
     primary: EmbeddedCluster
@@ -98,7 +67,7 @@ def replication(cluster: EmbeddedCluster) -> Iterator[Replication]:
     base = Path(tempfile.mkdtemp(prefix="verify-replica-", dir="/tmp"))
     primary = EmbeddedCluster(base / "primary", bin_dir=cluster.bin_dir)
     # Its own port (and socket directory), as a replica on another host would have.
-    standby = EmbeddedCluster(base / "standby", port=_free_port(), bin_dir=cluster.bin_dir)
+    standby = EmbeddedCluster(base / "standby", port=free_port(), bin_dir=cluster.bin_dir)
     try:
         primary.ensure_running()
         primary.ensure_database(DATABASE)
@@ -106,7 +75,7 @@ def replication(cluster: EmbeddedCluster) -> Iterator[Replication]:
         yield Replication(primary, standby, base / "home")
     finally:
         for c in (standby, primary):
-            _force_stop(c)
+            force_stop(c)
             if c.socket_dir.parent != c.root:
                 shutil.rmtree(c.socket_dir, ignore_errors=True)
         shutil.rmtree(base, ignore_errors=True)

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -17,6 +16,7 @@ import asyncpg
 import httpx
 import pytest
 
+from loadtests.local import free_port
 from tests.conftest import ENC_KEY, INDEX_KEY, PASSPHRASE, InstitutionFactory
 from tests.factories import Row, csv_bytes, number_of
 from verify.crypto.signing import Signer
@@ -29,16 +29,9 @@ from verify.services.registry import Registry
 pytestmark = pytest.mark.slow
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
-
-
 @pytest.fixture
 async def server(test_dsn: str, keyring: Keyring, tmp_path: Path) -> AsyncIterator[str]:
-    port = _free_port()
+    port = free_port()
     env = {
         **os.environ,
         "VERIFY_DATABASE_URL": test_dsn,
