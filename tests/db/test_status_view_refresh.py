@@ -10,7 +10,7 @@ import asyncpg
 
 from tests.conftest import TODAY
 from verify.crypto.idprotect import IdProtector
-from verify.db import certificates
+from verify.db import certificates, status
 from verify.domain.events import CertificateEvent
 from verify.services import seed
 from verify.services.registry import Registry
@@ -45,3 +45,24 @@ async def test_background_refresh_reloads_certificates_only_after_an_event(
     fourth = view.snapshot
     assert fourth is not None and fourth.certificates is not third.certificates
     assert fourth.certificates[number].status == "revoked"
+
+
+async def test_a_full_reload_reads_every_exception_whatever_the_chunk_size(
+    pool: asyncpg.Pool, protector: IdProtector, registry: Registry
+) -> None:
+    tag = f"viewchunk{secrets.token_hex(3)}"
+    await seed.seed(pool, protector, institutions=1, certificates=7, today=TODAY, rng_seed=11, tag=tag)
+    numbers = [r["number"] for r in await certificates.certificates_submitted_by(pool, tag)]
+    for number in numbers[:5]:
+        await registry.certificate_event(
+            CertificateEvent(number, "revoked", TODAY, "data_error", "test", "test body"), actor="test"
+        )
+    async with pool.acquire() as conn:
+        whole = await status.status_snapshot_rows(conn, chunk=1_000_000)
+        chunked = await status.status_snapshot_rows(conn, chunk=2)
+    assert chunked == whole
+    events, exceptions, _, _ = chunked
+    assert set(numbers[:5]) <= exceptions.keys() and not set(numbers[5:]) & exceptions.keys()
+    assert all(exceptions[n].status == "revoked" for n in numbers[:5])
+    async with pool.acquire() as conn:
+        assert events == await status.certificate_events_count(conn)

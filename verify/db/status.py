@@ -3,35 +3,43 @@
 from __future__ import annotations
 
 from verify.db.keys import signing_keys
-from verify.db.pool import Executor
+from verify.db.pool import Conn, Executor
 from verify.domain.institution import IssuerState
 from verify.domain.snapshot import CertificateState, KeyRecord
 
+# Rows per fetch of the non-active certificates. Each fetch is a round trip during which the event
+# loop serves requests, and decoding one chunk holds it a few milliseconds; one fetch of 100,000
+# rows (1% of 10 million revoked) held each worker's loop ~0.6 s (docs/BENCHMARKS.md, scale).
+CHUNK = 5_000
+
+_NON_ACTIVE = (
+    "SELECT c.number, c.status, e.effective, e.reason_category, e.superseded_by"
+    " FROM certificates c LEFT JOIN LATERAL (SELECT effective, reason_category, superseded_by"
+    "   FROM certificate_events WHERE number = c.number ORDER BY id DESC LIMIT 1) e ON true"
+    " WHERE c.status <> 'active'"
+)
+
 
 async def status_snapshot_rows(
-    conn: Executor,
-) -> tuple[dict[str, CertificateState], list[IssuerState], list[KeyRecord]]:
-    """Non-active certificates with their latest event, every institution's name and state, and
-    every signing key. The view holds only the exceptions, but at 1% of 10 million certificates
-    that is 100,000 rows: the periodic refresh reads ``certificate_events_count`` first and
-    reloads the certificates only when it changed (``verify.services.status_view``)."""
-    certificates = await conn.fetch(
-        "SELECT c.number, c.status, e.effective, e.reason_category, e.superseded_by"
-        " FROM certificates c LEFT JOIN LATERAL (SELECT effective, reason_category, superseded_by"
-        "   FROM certificate_events WHERE number = c.number ORDER BY id DESC LIMIT 1) e ON true"
-        " WHERE c.status <> 'active'"
-    )
-    institutions, keys = await issuer_and_key_rows(conn)
-    return (
-        {
-            r["number"]: CertificateState(
-                r["status"], r["effective"], r["reason_category"], r["superseded_by"]
-            )
-            for r in certificates
-        },
-        institutions,
-        keys,
-    )
+    conn: Conn, *, chunk: int = CHUNK
+) -> tuple[int, dict[str, CertificateState], list[IssuerState], list[KeyRecord]]:
+    """The certificate event count, the non-active certificates with their latest event, every
+    institution's name and state, and every signing key, all read in one read-only repeatable-read
+    transaction (so the count and the rows describe the same moment) on ``conn``, which must not be
+    in a transaction. The certificates come through a cursor ``chunk`` rows at a time, so a large
+    view never holds the caller's event loop for long. Raises what the driver raises
+    (``DATABASE_ERRORS``)."""
+    certificates: dict[str, CertificateState] = {}
+    async with conn.transaction(isolation="repeatable_read", readonly=True):
+        events = await certificate_events_count(conn)
+        cursor = await conn.cursor(_NON_ACTIVE)
+        while rows := await cursor.fetch(chunk):
+            for r in rows:
+                certificates[r["number"]] = CertificateState(
+                    r["status"], r["effective"], r["reason_category"], r["superseded_by"]
+                )
+        institutions, keys = await issuer_and_key_rows(conn)
+    return events, certificates, institutions, keys
 
 
 async def issuer_and_key_rows(conn: Executor) -> tuple[list[IssuerState], list[KeyRecord]]:

@@ -32,8 +32,9 @@ class StatusView:
     The background refreshes reload the non-active certificates only when the number of certificate
     events changed (or after ``full_interval`` seconds); institutions and keys are always reloaded.
     At 100,000 revoked certificates (1% of 10 million) a full reload costs each worker ~0.3 s of
-    database and decoding time and holds its event loop ~0.1 s to build the map: done every 30 s
-    whether or not anything changed, it set the worker's p99 latency (docs/BENCHMARKS.md, scale)."""
+    database and decoding time: done every 30 s whether or not anything changed, it set the
+    worker's p99 latency (docs/BENCHMARKS.md, scale). A reload reads the certificates in chunks
+    (``verify.db.status.CHUNK``) so that the loop keeps serving between them."""
 
     def __init__(
         self,
@@ -85,20 +86,18 @@ class StatusView:
         """Reload the snapshot; with ``only_changed`` the certificates are kept from the last one
         unless the certificate events changed since (or ``full_interval`` has passed)."""
         as_of = datetime.now(UTC)
-        # Counted before the rows are read: an event committed in between is either in the rows or
-        # makes the next count differ, so no change is ever skipped.
-        events = await status.certificate_events_count(self._pool)
         previous = self._snapshot
         if (
             only_changed
             and previous is not None
-            and events == self._events
+            and await status.certificate_events_count(self._pool) == self._events
             and self._clock() - self._full_at < self.full_interval
         ):
             institutions, keys = await status.issuer_and_key_rows(self._pool)
             self._snapshot = build_snapshot(previous.certificates, institutions, keys, as_of)
             return
-        certificates, institutions, keys = await status.status_snapshot_rows(self._pool)
+        async with self._pool.acquire() as conn:
+            events, certificates, institutions, keys = await status.status_snapshot_rows(conn)
         self._snapshot = build_snapshot(certificates, institutions, keys, as_of)
         self._events, self._full_at = events, self._clock()
 
