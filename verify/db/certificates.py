@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import io
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import fields
+from dataclasses import dataclass, fields
 from typing import Any
+
+import asyncpg
 
 from verify.db.copy_format import COPY_COLUMNS
 from verify.db.pool import Conn, Executor
@@ -24,7 +26,7 @@ from verify.domain.institution import IssuerState
 Placed = tuple[Certificate, int, int]
 
 
-def certificate_of(row: Mapping[str, Any]) -> Certificate:
+def certificate_of(row: Mapping[str, Any] | asyncpg.Record) -> Certificate:
     """The model from a row holding every column of ``FIELDS``."""
     values = {name: row[name] for name in FIELDS}
     values["kind"] = CodeKind(values["kind"])
@@ -60,25 +62,50 @@ _PUBLISHED = (
 )
 
 
-def _published(row: Mapping[str, Any]) -> Published:
+def _published(row: Mapping[str, Any] | asyncpg.Record) -> Published:
     issuer = IssuerState(row["issuer_code"], row["issuer_name"], row["issuer_status"], row["issuer_since"])
     return Published(certificate_of(row), row["status"], issuer)
 
 
+@dataclass(frozen=True, slots=True)
+class PublishedRead:
+    """A public read of published certificates by one value (a number, an ID's blind index).
+
+    Its SQL takes the value as parameter ``$n``: ``$1`` when run alone, a later one when the lookup
+    throttle runs it inside its admission statement (``verify.db.throttle.admit_and_read``), so a
+    throttled lookup costs one round trip, not two."""
+
+    where: str  # the condition on ``c``, with ``{p}`` for the parameter number
+    tail: str = ""  # ORDER BY / LIMIT inside the read
+    outer_order: str = ""  # the same order over the read's columns as ``r``, when it is wrapped
+
+    def sql(self, p: int = 1) -> str:
+        return f"{_PUBLISHED} WHERE {self.where.format(p=p)} AND b.state = 'published'{self.tail}"
+
+
+BY_NUMBER = PublishedRead("c.number = ${p}")
+BY_ID_INDEX = PublishedRead(
+    "c.id_index = ${p}",
+    " ORDER BY c.issue_date DESC, c.number LIMIT 200",
+    " ORDER BY r.issue_date DESC, r.number",
+)
+
+
+def published_of(rows: Iterable[asyncpg.Record]) -> list[Published]:
+    """The certificates of a ``PublishedRead``'s rows (rows of a wrapped read that found nothing
+    carry NULL certificate columns and are skipped)."""
+    return [_published(r) for r in rows if r["number"] is not None]
+
+
+async def published_certificates(conn: Executor, read: PublishedRead, value: object) -> list[Published]:
+    """The published certificates ``read`` finds for ``value``."""
+    return published_of(await conn.fetch(read.sql(), value))
+
+
 async def published_certificate(conn: Executor, number: str) -> Published | None:
     """The certificate with this number if its batch is published."""
-    row = await conn.fetchrow(_PUBLISHED + " WHERE c.number = $1 AND b.state = 'published'", number)
-    return None if row is None else _published(dict(row))
-
-
-async def published_certificates_by_index(conn: Executor, id_index: bytes) -> list[Published]:
-    """The published certificates of one holder (by the ID's blind index), newest first."""
-    rows = await conn.fetch(
-        _PUBLISHED
-        + " WHERE c.id_index = $1 AND b.state = 'published' ORDER BY c.issue_date DESC, c.number LIMIT 200",
-        id_index,
-    )
-    return [_published(dict(r)) for r in rows]
+    found = await published_certificates(conn, BY_NUMBER, number)
+    return found[0] if found else None
 
 
 _EVENT_FIELDS = tuple(f.name for f in fields(CertificateEvent))

@@ -3,10 +3,18 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cache
 
+import asyncpg
+
+from verify.db.certificates import PublishedRead, published_of
 from verify.db.pool import Executor
+from verify.domain.certificate import Published
 
-_ADMIT = """
+# One lookup counted against its address's window, and the target's state read, as the CTE
+# ``admission``. A row of ``lookup_throttle`` holds either an address's window or a target's
+# wrong-name record; keys are HMACs of different inputs, so the two never share a row.
+_ADMISSION = """
 WITH address AS (
     INSERT INTO lookup_throttle AS t (key, window_no, hits)
     VALUES ($1, floor(extract(epoch FROM now()) / $2)::bigint, 1)
@@ -15,12 +23,14 @@ WITH address AS (
         window_no = EXCLUDED.window_no,
         touched_at = now()
     RETURNING hits, (window_no + 1) * $2 - extract(epoch FROM now()) AS window_left
+), admission AS (
+    SELECT a.hits, a.window_left::float8 AS window_left,
+           g.key IS NOT NULL AS known,
+           coalesce(extract(epoch FROM g.closed_until - now()), 0)::float8 AS closed_for
+    FROM address a LEFT JOIN lookup_throttle g ON g.key = $3
 )
-SELECT a.hits, a.window_left::float8,
-       g.key IS NOT NULL AS known,
-       coalesce(extract(epoch FROM g.closed_until - now()), 0)::float8 AS closed_for
-FROM address a LEFT JOIN lookup_throttle g ON g.key = $3
 """
+_ADMIT = _ADMISSION + "SELECT * FROM admission"
 
 # The failure count after this one: back to 1 after a quiet spell ($3 seconds without a wrong name).
 _NEXT = "CASE WHEN t.last_failure < now() - make_interval(secs => $3) THEN 1 ELSE t.failures + 1 END"
@@ -54,11 +64,31 @@ class Admission:
     closed_for: float  # seconds the target stays closed (<= 0: open)
 
 
+def _admission(row: asyncpg.Record) -> Admission:
+    return Admission(row["hits"], row["window_left"], row["known"], row["closed_for"])
+
+
 async def admit(conn: Executor, address_key: bytes, window: int, target_key: bytes) -> Admission:
     """Count one lookup from the address and read the target's state, in one round trip."""
     row = await conn.fetchrow(_ADMIT, address_key, window, target_key)
     assert row is not None
-    return Admission(row["hits"], row["window_left"], row["known"], row["closed_for"])
+    return _admission(row)
+
+
+@cache
+def _admitting(read: PublishedRead) -> str:
+    # The read joins the admission's one row; a read that finds nothing still returns that row.
+    return f"{_ADMISSION}SELECT * FROM admission LEFT JOIN ({read.sql(4)}) r ON true{read.outer_order}"
+
+
+async def admit_and_read(
+    conn: Executor, address_key: bytes, window: int, target_key: bytes, read: PublishedRead, value: object
+) -> tuple[Admission, list[Published]]:
+    """``admit`` and the certificate ``read`` of ``value`` in one statement, so one round trip. The
+    read is done whatever the admission says: the caller must not answer from it when the lookup
+    is refused."""
+    rows = await conn.fetch(_admitting(read), address_key, window, target_key, value)
+    return _admission(rows[0]), published_of(rows)
 
 
 async def record_failure(

@@ -23,9 +23,9 @@ from verify.domain import codes, names
 from verify.domain.certificate import Published, published_json
 from verify.domain.errors import InvalidCode, InvalidInput, InvalidName, NotFound
 from verify.domain.holder_ids import IdType, validate_id
-from verify.domain.snapshot import overlay
+from verify.domain.snapshot import Snapshot, overlay
 from verify.services.status_view import StatusView
-from verify.services.throttle import Throttle
+from verify.services.throttle import Throttle, Ticket
 
 log = logging.getLogger("verify.lookup")
 
@@ -70,11 +70,8 @@ class Lookups:
         if not check.valid:
             raise InvalidCode(problems=check.problems)
         key = _name_key_or_blank(name)
-        ticket = None if client is None else await self.throttle.admit(
-            client, self.throttle.number_target(check.canonical)
-        )  # fmt: skip
-        listed = await self._read_published(
-            lambda conn: _listed(certificates.published_certificate(conn, check.canonical))
+        ticket, listed = await self._find(
+            client, self.throttle.number_target(check.canonical), certificates.BY_NUMBER, check.canonical
         )
         found = listed[0] if listed else None
         stored_key = found.certificate.name_key if found is not None else "\0"
@@ -98,9 +95,8 @@ class Lookups:
         canonical = validate_id(id_number, kind, today=self.today())
         key = _name_key_or_blank(name)
         index = self.protector.blind_index(kind, canonical)
-        ticket = None if client is None else await self.throttle.admit(client, self.throttle.id_target(index))
-        found = await self._read_published(
-            lambda conn: certificates.published_certificates_by_index(conn, index)
+        ticket, found = await self._find(
+            client, self.throttle.id_target(index), certificates.BY_ID_INDEX, index
         )
         matched = tuple(
             p for p in found if key and hmac.compare_digest(p.certificate.name_key.encode(), key.encode())
@@ -109,6 +105,28 @@ class Lookups:
         if ticket is not None:
             await self.throttle.settle(ticket, answer.found)
         return answer
+
+    async def _find(
+        self, client: str | None, target: bytes, read: certificates.PublishedRead, value: object
+    ) -> tuple[Ticket | None, list[Published]]:
+        """A lookup's certificate read, throttled when it comes from ``client``. Without a usable
+        replica the throttle's admission and the read are one statement on the primary (one round
+        trip); with one, the admission goes to the primary and the read to the replica. Raises
+        RateLimited."""
+        if client is not None and self._replica_snapshot() is None:
+            return await self.throttle.admit_and_read(client, target, read, value)
+        ticket = None if client is None else await self.throttle.admit(client, target)
+        found = await self._read_published(
+            lambda conn: certificates.published_certificates(conn, read, value)
+        )
+        return ticket, found
+
+    def _replica_snapshot(self) -> Snapshot | None:
+        """The status view's snapshot when the read replica may be read (there is one, it has not
+        failed lately, and there is a snapshot to lay over what it returns), else None."""
+        if self.read_pool is self.pool or time.monotonic() < self.replica_down_until:
+            return None
+        return self.status_view.snapshot if self.status_view is not None else None
 
     async def _read_published(
         self, query: Callable[[Executor], Awaitable[list[Published]]]
@@ -120,9 +138,8 @@ class Lookups:
         view knows otherwise. Without a snapshot to lay over (no view yet) the replica is not read.
         A replica that fails or does not answer within REPLICA_TIMEOUT is skipped for
         REPLICA_RETRY_SECONDS and the primary answers instead (DECISIONS D28)."""
-        snapshot = self.status_view.snapshot if self.status_view is not None else None
-        replica = self.read_pool is not self.pool and time.monotonic() >= self.replica_down_until
-        if replica and snapshot is not None:
+        snapshot = self._replica_snapshot()
+        if snapshot is not None:
             try:
                 async with asyncio.timeout(REPLICA_TIMEOUT):
                     rows = await query(self.read_pool)
@@ -165,11 +182,6 @@ class Lookups:
         async with self.pool.acquire() as conn:
             async for item in signatures.published_payloads(conn):
                 yield item
-
-
-async def _listed(one: Awaitable[Published | None]) -> list[Published]:
-    found = await one
-    return [] if found is None else [found]
 
 
 def _name_key_or_blank(name: str) -> str:

@@ -13,7 +13,9 @@ import time
 from dataclasses import dataclass
 
 from verify.db import throttle
+from verify.db.certificates import PublishedRead
 from verify.db.pool import Pool
+from verify.domain.certificate import Published
 from verify.domain.errors import RateLimited
 from verify.domain.throttle import ThrottlePolicy
 
@@ -48,13 +50,31 @@ class Throttle:
     async def admit(self, address: str, target: bytes) -> Ticket:
         """Count one lookup of ``target`` from ``address``. Raises RateLimited (with the seconds to
         wait) when the address is over its budget or the target is closed."""
+        await self._sweep_now_and_then()
+        a = await throttle.admit(self.pool, self._address(address), self.policy.window, target)
+        return self._ticket(a, target)
+
+    async def admit_and_read(
+        self, address: str, target: bytes, read: PublishedRead, value: object
+    ) -> tuple[Ticket, list[Published]]:
+        """``admit``, with the certificate ``read`` of ``value`` in the same round trip (on the
+        primary). Raises RateLimited as ``admit`` does, and then nothing read is returned."""
+        await self._sweep_now_and_then()
+        a, found = await throttle.admit_and_read(
+            self.pool, self._address(address), self.policy.window, target, read, value
+        )
+        return self._ticket(a, target), found
+
+    async def _sweep_now_and_then(self) -> None:
         now = time.monotonic()
         if now >= self._next_sweep:
             self._next_sweep = now + SWEEP_SECONDS
             await throttle.sweep(self.pool, self.policy.window, self.policy.quiet_seconds)
-        a = await throttle.admit(
-            self.pool, self._key(b"address", address.encode("utf-8", "replace")), self.policy.window, target
-        )
+
+    def _address(self, address: str) -> bytes:
+        return self._key(b"address", address.encode("utf-8", "replace"))
+
+    def _ticket(self, a: throttle.Admission, target: bytes) -> Ticket:
         if a.hits > self.policy.per_address:
             raise RateLimited(retry_after=math.ceil(a.window_left))
         if a.closed_for > 0:
