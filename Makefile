@@ -63,12 +63,16 @@ bench: install-dev
 	$(BIN)/python -m loadtests.bench_throttle
 	$(BIN)/python -m loadtests.bench_verify
 
+# wrk from Debian for the HTTP benchmarks and drills (installed on first use, with sudo when not root).
+.PHONY: wrk
+wrk:
+	@command -v wrk >/dev/null || { if [ "$$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi; \
+	  $$SUDO apt-get update -q >/dev/null && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -q wrk >/dev/null; }
+
 # Peak HTTP throughput with wrk beside the reference peers of loadtests/peers/ (same database, same
 # worker count, same run); writes docs/bench-http.csv and the table in docs/BENCHMARKS.md.
 .PHONY: bench-http
-bench-http: install-dev
-	@command -v wrk >/dev/null || { if [ "$$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi; \
-	  $$SUDO apt-get update -q >/dev/null && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -q wrk >/dev/null; }
+bench-http: install-dev wrk
 	$(BIN)/python -m loadtests.bench_http
 
 # The scale run (issue 9): SCALE_CERTS and SCALE_SMALL signed certificates in two databases of their
@@ -78,10 +82,25 @@ bench-http: install-dev
 .PHONY: scale
 SCALE_CERTS ?= 10000000
 SCALE_SMALL ?= 100000
-scale: install-dev
-	@command -v wrk >/dev/null || { if [ "$$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi; \
-	  $$SUDO apt-get update -q >/dev/null && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -q wrk >/dev/null; }
+scale: install-dev wrk
 	SCALE_CERTS=$(SCALE_CERTS) SCALE_SMALL=$(SCALE_SMALL) $(BIN)/python -m loadtests.scale
+
+# The overload drills of issue 9 (item 5) on their own server and embedded PostgreSQL (var/loadtest):
+# the sustainable rate R, then per VERIFY_MAX_LAG_MS value 2 R offered for 30 s (503s and their
+# latency, timeouts, recovery), and kill -9 of a worker under load; writes the overload section of
+# docs/BENCHMARKS.md. Not part of `make test` or CI (about 13 minutes).
+.PHONY: overload soak
+OVERLOAD_MAX_LAG_MS ?= 0,25,50,100,250
+overload: install-dev wrk
+	$(BIN)/python -m loadtests.overload --max-lag-ms $(OVERLOAD_MAX_LAG_MS)
+
+# SOAK_MINUTES at 70 % of the sustainable rate of the public traffic mix: 0 errors, worker RSS
+# growth <= 10 %; writes the soak section of docs/BENCHMARKS.md. Not in CI. SOAK_MAX_LAG_MS, when
+# set, is the server's VERIFY_MAX_LAG_MS (else the production default).
+SOAK_MINUTES ?= 10
+SOAK_MAX_LAG_MS ?=
+soak: install-dev wrk
+	$(BIN)/python -m loadtests.overload --soak --minutes $(SOAK_MINUTES) $(if $(SOAK_MAX_LAG_MS),--max-lag-ms $(SOAK_MAX_LAG_MS))
 
 # Load test with the public traffic mix (loadtests/locustfile.py) on its own server and embedded
 # PostgreSQL under var/loadtest; writes docs/loadtest.csv and the table in docs/BENCHMARKS.md.

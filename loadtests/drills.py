@@ -264,7 +264,7 @@ def import_interrupted(rows: int = 200_000) -> list[Result]:
 # ---------------------------------------------------------------- drills against the running server
 
 
-def _workers(base: str, want: int = 2, tries: int = 400) -> set[int]:
+def worker_pids(base: str, want: int = 2, tries: int = 400) -> set[int]:
     """The worker pids answering new connections (the kernel spreads connections between them)."""
     import httpx
 
@@ -289,7 +289,7 @@ def serving(s: Site, workers: int = 2) -> Iterator[str]:
     )  # fmt: skip
     base = f"http://127.0.0.1:{port}"
     try:
-        if len(_workers(base, workers)) < workers:
+        if len(worker_pids(base, workers)) < workers:
             raise RuntimeError(f"the server did not come up: {(s.home / 'server.log').read_text()[-2000:]}")
         yield base
     finally:
@@ -393,7 +393,7 @@ def worker_killed_under_load(seconds: float = 8.0, concurrency: int = 16) -> lis
     with site() as s:
         _, _, qr_path = _demo_certificate(s)
         with serving(s) as base:
-            victims = sorted(_workers(base))
+            victims = sorted(worker_pids(base))
             counts = {"ok": 0, "failed": 0}
 
             async def client(deadline: float) -> None:
@@ -415,7 +415,7 @@ def worker_killed_under_load(seconds: float = 8.0, concurrency: int = 16) -> lis
                 return killed
 
             killed = asyncio.run(load())
-            respawned = _workers(base, 2)
+            respawned = worker_pids(base, 2)
             back = time.monotonic() - killed
             total = counts["ok"] + counts["failed"]
             replaced = len(respawned) == 2 and victims[0] not in respawned
@@ -428,7 +428,7 @@ def worker_killed_under_load(seconds: float = 8.0, concurrency: int = 16) -> lis
     )]  # fmt: skip
 
 
-def _status_mb(pids: set[int], field: str) -> float:
+def status_mb(pids: set[int], field: str) -> float:
     """The largest ``field`` (``VmRSS``, ``VmHWM``: kB in /proc/<pid>/status) of ``pids``, in MB."""
     largest = 0.0
     for pid in pids:
@@ -451,16 +451,16 @@ def upload_bombs() -> list[Result]:
     with site() as s:
         token = s.verify("institutions", "token", INSTITUTION).stdout.strip().splitlines()[-1]
         with serving(s) as base:
-            workers = _workers(base)
+            workers = worker_pids(base)
             with httpx.Client(base_url=base, timeout=120) as c:
                 for name, (filename, build, code) in BOMBS.items():
                     data = build()
-                    before = _status_mb(workers, "VmRSS")
+                    before = status_mb(workers, "VmRSS")
                     t = time.perf_counter()
                     r = c.post(f"/api/v1/batches?filename={filename}", content=data,
                                headers={"authorization": f"Bearer {token}"})  # fmt: skip
                     took = time.perf_counter() - t
-                    growth = _status_mb(workers, "VmHWM") - before
+                    growth = status_mb(workers, "VmHWM") - before
                     got = (
                         r.json().get("problems", [{}])[0].get("code")
                         if r.headers.get("content-type", "").startswith("application/json")
@@ -471,7 +471,7 @@ def upload_bombs() -> list[Result]:
                         f"{r.status_code} {got} in {took:.2f} s; worker peak RSS +{max(growth, 0):.0f} MB",
                         r.status_code in (400, 413) and got == code and took < 1.0 and growth < 100,
                     ))  # fmt: skip
-            alive = _workers(base)
+            alive = worker_pids(base)
             out.append(Result("… workers after the bombs", "the same worker processes still serving",
                               f"{len(alive & workers)}/{len(workers)} alive", alive == workers))  # fmt: skip
     return out

@@ -496,13 +496,13 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     return args
 
 
-def _terminated(signum: int, _frame: object) -> None:
+def terminated(signum: int, _frame: object) -> None:
     raise SystemExit(128 + signum)  # unwinds through the clean-up below, as Ctrl-C does
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
-    signal.signal(signal.SIGTERM, _terminated)
+    signal.signal(signal.SIGTERM, terminated)
     for d in (HOME, LOGS):
         d.mkdir(parents=True, exist_ok=True)
     port = free_port()

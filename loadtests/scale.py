@@ -48,7 +48,7 @@ import asyncpg
 
 from loadtests import bench_http
 from loadtests.bench_http import Target
-from loadtests.drills import _status_mb, processes
+from loadtests.drills import processes, status_mb
 from loadtests.local import free_port, update_marked_section
 from verify.config import Settings
 from verify.db import status
@@ -139,11 +139,11 @@ class MemoryWatch(threading.Thread):
             ]
             if not main:
                 continue
-            rss = _status_mb(set(main), "VmRSS")
+            rss = status_mb(set(main), "VmRSS")
             self.peak_main = max(self.peak_main, rss)
             self.series.append((round(time.monotonic() - started, 1), round(rss, 1)))
             workers = {pid for pid in mine if _descends(pid, main[0], parents)}
-            self.peak_worker = max(self.peak_worker, _status_mb(workers, "VmRSS"))
+            self.peak_worker = max(self.peak_worker, status_mb(workers, "VmRSS"))
             backends = {pid for pid in parents if _is_backend(_cmdline(pid), self.database)}
             for kind, pids in (("seed", main), ("signing", workers), ("postgres", backends)):
                 for pid in pids:
@@ -409,8 +409,8 @@ def measure_round(size: Size, round_no: int) -> None:
             log(f"round {round_no + 1} {size.label} {t.name}: {result['rps']:,.0f} req/s, p50 "
                 f"{result['p50_ms']:.2f} ms, p99 {result['p99_ms']:.2f} ms, errors {result['errors']:.0f}, "
                 f"load {result['load1']:.2f}")  # fmt: skip
-        rss = {f"rss_{i}": _status_mb({pid}, "VmRSS") for i, pid in enumerate(sorted(workers))}
-        rss |= {f"hwm_{i}": _status_mb({pid}, "VmHWM") for i, pid in enumerate(sorted(workers))}
+        rss = {f"rss_{i}": status_mb({pid}, "VmRSS") for i, pid in enumerate(sorted(workers))}
+        rss |= {f"hwm_{i}": status_mb({pid}, "VmHWM") for i, pid in enumerate(sorted(workers))}
         size.rss.append(rss)
         log(
             f"round {round_no + 1} {size.label} worker RSS: "
