@@ -12,6 +12,21 @@ from verify.domain import holder_ids as ids
 from verify.domain.batch import cells, columns
 
 HEADER = [c.header_zh for c in columns.COLUMNS[:9]]
+# The template's header and one valid row, spelled out rather than taken from ``columns``, so that
+# the readers' tests catch a renamed or reordered column.
+WRITTEN_HEADER = [
+    "证书编号",
+    "姓名",
+    "证件类型",
+    "证件号码",
+    "职业编码",
+    "职业名称",
+    "工种/职业方向",
+    "职业技能等级",
+    "发证日期",
+]
+WRITTEN_ROW = ["Y000041010012224000007", "张三", "居民身份证", "11010519491231002X", "6-18-01-01", "车工", "--",
+               "四级/中级工", "2022-06-30"]  # fmt: skip
 LEVEL_TEXT = cells.LEVEL_TEXTS
 _births = itertools.count()
 

@@ -19,6 +19,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from tests.factories import WRITTEN_HEADER, WRITTEN_ROW
 from verify.domain.batch.cells import (
     LEVEL_TEXTS,
     normalize_job,
@@ -35,28 +36,8 @@ LIMIT = 50 * MB
 ALL_KEYS = tuple(c.key for c in COLUMNS)
 REPO = Path(__file__).resolve().parents[2]
 
-HEADER = [
-    "证书编号",
-    "姓名",
-    "证件类型",
-    "证件号码",
-    "职业编码",
-    "职业名称",
-    "工种/职业方向",
-    "职业技能等级",
-    "发证日期",
-]
-ROW_A = [
-    "Y000041010012224000007",
-    "张三",
-    "居民身份证",
-    "11010519491231002X",
-    "6-18-01-01",
-    "车工",
-    "--",
-    "四级/中级工",
-    "2022-06-30",
-]
+HEADER = WRITTEN_HEADER
+ROW_A = WRITTEN_ROW
 ROW_B = [
     "Y000041010012223000001",
     "李四",

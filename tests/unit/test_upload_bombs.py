@@ -27,6 +27,7 @@ from xml.sax.saxutils import escape
 import openpyxl
 import pytest
 
+from tests.factories import WRITTEN_HEADER, WRITTEN_ROW
 from verify.domain.errors import BadFile, FileTooLarge
 from verify.files.batchfile import read_batch_file
 from verify.files.limits import UploadLimits
@@ -36,19 +37,8 @@ LIMIT = 50 * MiB
 REPO = Path(__file__).resolve().parents[2]
 CPU_BUDGET = 1.0  # seconds of CPU per bomb (the caps trip after a few MB; measured 0.0-0.7 s)
 RSS_BUDGET = 100  # MB of peak-RSS growth per bomb
-HEADER = [
-    "证书编号",
-    "姓名",
-    "证件类型",
-    "证件号码",
-    "职业编码",
-    "职业名称",
-    "工种/职业方向",
-    "职业技能等级",
-    "发证日期",
-]
-ROW = ["Y000041010012224000007", "张三", "居民身份证", "11010519491231002X", "6-18-01-01", "车工", "--",
-       "四级/中级工", "2022-06-30"]  # fmt: skip
+HEADER = WRITTEN_HEADER
+ROW = WRITTEN_ROW
 
 
 class RawZip:
