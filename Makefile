@@ -23,14 +23,16 @@ install: $(RUNTIME)
 install-dev: $(DEV)
 
 # Browser tests drive Debian's chromium (never a downloaded browser) with CJK fonts so Chinese
-# renders; installed here when missing, as CI does on a clean machine (needs root or sudo).
+# renders, and the front-proxy tests run Debian's nginx; installed here when missing, as CI does on
+# a clean machine (needs root or sudo).
 CHROMIUM ?= /usr/bin/chromium
+NGINX ?= /usr/sbin/nginx
 browser-deps:
-	@if [ ! -x $(CHROMIUM) ] || ! fc-list 2>/dev/null | grep -qi "Noto Sans CJK"; then \
+	@if [ ! -x $(CHROMIUM) ] || [ ! -x $(NGINX) ] || ! fc-list 2>/dev/null | grep -qi "Noto Sans CJK"; then \
 	  if [ "$$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi; \
-	  echo "installing chromium and fonts-noto-cjk (apt)"; \
+	  echo "installing chromium, fonts-noto-cjk and nginx-light (apt)"; \
 	  $$SUDO apt-get update -q >/dev/null && \
-	  DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -q --no-install-recommends chromium fonts-noto-cjk fontconfig >/dev/null; \
+	  DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -q --no-install-recommends chromium fonts-noto-cjk fontconfig nginx-light >/dev/null; \
 	fi
 
 run: install
@@ -63,11 +65,12 @@ bench: install-dev
 	$(BIN)/python -m loadtests.bench_throttle
 	$(BIN)/python -m loadtests.bench_verify
 
-# wrk from Debian for the HTTP benchmarks and drills (installed on first use, with sudo when not root).
+# wrk and nginx (the front of the overload drill) from Debian for the HTTP benchmarks and drills,
+# installed on first use, with sudo when not root.
 .PHONY: wrk
 wrk:
-	@command -v wrk >/dev/null || { if [ "$$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi; \
-	  $$SUDO apt-get update -q >/dev/null && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -q wrk >/dev/null; }
+	@{ command -v wrk && { command -v nginx || test -x /usr/sbin/nginx; }; } >/dev/null || { if [ "$$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi; \
+	  $$SUDO apt-get update -q >/dev/null && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -q wrk nginx-light >/dev/null; }
 
 # Peak HTTP throughput with wrk beside the reference peers of loadtests/peers/ (same database, same
 # worker count, same run); writes docs/bench-http.csv and the table in docs/BENCHMARKS.md.
@@ -90,9 +93,10 @@ scale: install-dev wrk
 # latency, timeouts, recovery), and kill -9 of a worker under load; writes the overload section of
 # docs/BENCHMARKS.md. Not part of `make test` or CI (about 13 minutes).
 .PHONY: overload soak
-OVERLOAD_MAX_LAG_MS ?= 0,25,50,100,250
+OVERLOAD_MAX_LAG_MS ?= 0,50,250
+OVERLOAD_FRONTS ?= 64,128,256
 overload: install-dev wrk
-	$(BIN)/python -m loadtests.overload --max-lag-ms $(OVERLOAD_MAX_LAG_MS)
+	$(BIN)/python -m loadtests.overload --max-lag-ms $(OVERLOAD_MAX_LAG_MS) --front $(OVERLOAD_FRONTS)
 
 # SOAK_MINUTES at 70 % of the sustainable rate of the public traffic mix: 0 errors, worker RSS
 # growth <= 10 %; writes the soak section of docs/BENCHMARKS.md. Not in CI. SOAK_MAX_LAG_MS, when

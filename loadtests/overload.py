@@ -1,6 +1,7 @@
 """Overload, kill -9 and soak drills (issue 9 item 5): ``make overload``, ``make soak``.
 
-    python -m loadtests.overload [--max-lag-ms 0,25,50,100,250] [--seconds-overload 30] [--connections 4096]
+    python -m loadtests.overload [--max-lag-ms 0,50,250] [--front 64,128,256] [--seconds-overload 30]
+                                 [--connections 4096]
     python -m loadtests.overload --soak [--minutes 10] [--max-lag-ms N]
 
 The server runs as ``make loadtest`` runs it (loadtests/loadtest.py: ``verify serve --workers 2``,
@@ -16,7 +17,9 @@ or to keep p99 within 50 ms. (Closed loop is not the rate to take 70 % or 2× of
 connections back to back batches the work, and paced arrivals, one per loop turn, cost a worker
 about 1.4× the CPU each; 0.7 T paced is already past the latency knee.)
 
-**Overload**, for each ``--max-lag-ms`` value (default 0 = off, 25, 50, 100, 250), its own server:
+**Overload**, for each ``--max-lag-ms`` value (default 0 = off, 50, 250), its own server, and for each
+``--front`` bound (default 64, 128, 256) the app with shedding off behind the nginx front that
+``verify proxy-config`` writes (verify/http/front_proxy.py), nginx refusing what is over the bound:
 
 1. 10 s paced at R: the *calm* phase (its 503s are counted: there must be none).
 2. Paced traffic at 0.7 R (512 connections), from here to the end: 15 s alone first.
@@ -100,7 +103,8 @@ SOAK_MARKERS = ("<!-- soak:start -->", "<!-- soak:end -->")
 OVERLOAD_TITLE = "## Overload: shedding at 2× the sustainable rate, kill -9 of a worker (`make overload`)"
 SOAK_TITLE = "## Soak: 70 % of the sustainable rate for 10 minutes (`make soak`)"
 
-DEFAULT_MAX_LAG_MS = (0, 25, 50, 100, 250)
+DEFAULT_MAX_LAG_MS = (0, 50, 250)
+DEFAULT_FRONTS = (64, 128, 256)
 WORKERS = 2
 WRK_TIMEOUT_S = 10
 CLOSED_CONNECTIONS, CLOSED_THREADS, CLOSED_SECONDS, WARMUP_SECONDS = 64, 2, 15, 3
@@ -560,6 +564,13 @@ class OverloadRun:
     post_503: int  # 503s of the 0.7 R traffic after the surge
     refusals: tuple[int, int] | None  # (in flight, loop lag ms), largest in the server log
     listen_overflows: int = 0  # connections dropped by full listen queues during the surge
+    front: int | None = None  # the nginx front's bound on requests in flight (None: no front)
+
+    @property
+    def setting(self) -> str:
+        if self.front is not None:
+            return f"nginx front, ≤ {self.front} in flight"
+        return str(self.max_lag_ms or "0 (off)")
 
 
 SHED_TARGET = f"503 p99 ≤ {SHED_WITHIN_MS:.0f} ms"
@@ -692,13 +703,13 @@ def _mark(ok: bool) -> str:
 
 def overload_table(runs: Sequence[OverloadRun]) -> str:
     lines = [
-        "| `VERIFY_MAX_LAG_MS` | calm: 503s at R / 0.7 R (p99 ms at R) | surge: sent req/s of 2 R (200/s) | 503 share "
+        "| `VERIFY_MAX_LAG_MS` or front | calm: 503s at R / 0.7 R (p99 ms at R) | surge: sent req/s of 2 R (200/s) | 503 share "
         "| a 503 costs (× a 200) | 503 p50 / p99 ms, new conn. | 503 p99 ms, kept-alive | 200 p99 ms, new conn. / "
         "kept-alive | timeouts / socket errors / probe failures | listen queue overflows | recovery s | 503s after | refusal log: in flight "
         "/ lag ms | verdict |",
         "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|",
     ]
-    base = next((r for r in runs if r.max_lag_ms == 0), None)
+    base = next((r for r in runs if r.max_lag_ms == 0 and r.front is None), None)
     for r in runs:
         v = dict(overload_verdicts(r))
         p = r.probe
@@ -711,7 +722,7 @@ def overload_table(runs: Sequence[OverloadRun]) -> str:
         refusals = "–" if r.refusals is None else f"{r.refusals[0]} / {r.refusals[1]}"
         cost = "–" if c is None else f"≈ {c:.2f}"
         lines.append(
-            f"| {r.max_lag_ms or '0 (off)'} | {r.calm_503} / {r.pre_503} ({_ms(r.calm_p99_ms)})"
+            f"| {r.setting} | {r.calm_503} / {r.pre_503} ({_ms(r.calm_p99_ms)})"
             f"{_mark(v['no 503 at calm load'])} | {r.sent_rps:,.0f} of {r.target_rps:,.0f} ({r.ok_rps:,.0f}) "
             f"| {r.shed_share:.0%}{_mark(v['503 + Retry-After under overload'])} | {cost} "
             f"| {_ms(p.shed_p50_ms)} / {_ms(p.shed_p99_ms)} | {_ms(p.shed_keepalive_p99_ms)}{_mark(v[SHED_TARGET])} "
@@ -829,6 +840,45 @@ def serving(procs: Processes, env: Mapping[str, str], label: str, max_lag_ms: in
             log_file.unlink()
 
 
+def nginx_binary() -> str | None:
+    """nginx on PATH, or Debian's /usr/sbin/nginx (not on a non-root user's PATH)."""
+    return shutil.which("nginx") or shutil.which("nginx", path="/usr/sbin")
+
+
+@dataclass(frozen=True, slots=True)
+class Front:
+    base: str
+    port: int
+    proc: subprocess.Popen[bytes]
+
+
+@contextlib.contextmanager
+def fronting(procs: Processes, env: Mapping[str, str], srv: Server, max_in_flight: int) -> Iterator[Front]:
+    """nginx in front of ``srv``, configured by ``verify proxy-config`` (verify/http/front_proxy.py)
+    with ``max_in_flight``, listening on a port of its own."""
+    port = free_port()
+    prefix = WORK / f"nginx-{max_in_flight}"
+    shutil.rmtree(prefix, ignore_errors=True)
+    prefix.mkdir(parents=True)
+    conf = prefix / "nginx.conf"
+    done = subprocess.run(
+        [sys.executable, "-m", "verify", "proxy-config", "--listen", f"127.0.0.1:{port}",
+         "--upstream", f"127.0.0.1:{srv.port}", "--max-in-flight", str(max_in_flight), "--prefix", str(prefix)],
+        env=dict(env), cwd=ROOT, capture_output=True, text=True, check=True,
+    )  # fmt: skip
+    conf.write_text(done.stdout, encoding="utf-8")
+    nginx = nginx_binary()
+    assert nginx is not None  # checked with the arguments
+    proc = procs.start(f"nginx {max_in_flight}", [nginx, "-c", str(conf), "-p", str(prefix), "-g", "daemon off;"],
+                       dict(env), prefix / "stdout.log")  # fmt: skip
+    base = f"http://127.0.0.1:{port}"
+    try:
+        wait_healthy(proc, base, prefix / "error.log")
+        yield Front(base, port, proc)
+    finally:
+        procs.stop(proc)
+
+
 def cpu_seconds(pids: set[int]) -> float:
     """User + system CPU seconds the processes ``pids`` have used (fields 14 and 15 of /proc/<pid>/stat)."""
     ticks = os.sysconf("SC_CLK_TCK")
@@ -883,22 +933,26 @@ def find_sustainable(procs: Processes, base: str, lines: Path, label: str) -> Re
 
 def overload_one(
     procs: Processes, env: Mapping[str, str], lines: Path, paths: Sequence[str], max_lag_ms: int,
-    ref: Reference, overload_s: int, connections: int,
+    ref: Reference, overload_s: int, connections: int, front: int | None = None,
 ) -> OverloadRun:  # fmt: skip
-    label, rate = f"lag{max_lag_ms}", ref.rate
+    """One setting: ``max_lag_ms`` in the app, or (``front``) the app with shedding off behind the
+    nginx front with that bound on requests in flight; R is ``ref``'s, found the same way."""
+    label, rate = (f"lag{max_lag_ms}" if front is None else f"front{front}"), ref.rate
     calm_rate, extra = BACKGROUND_SHARE * rate, (OVERLOAD_FACTOR - BACKGROUND_SHARE) * rate
-    with serving(procs, env, label, max_lag_ms) as srv:
-        run_wrk(procs, f"{label}-warmup", lines, srv.base, WARMUP_SECONDS, PACED_CONNECTIONS, 1, calm_rate)
-        calm = run_wrk(procs, f"{label}-calm", lines, srv.base, CALM_SECONDS, PACED_CONNECTIONS, 1, rate)
+    with contextlib.ExitStack() as stack:
+        srv = stack.enter_context(serving(procs, env, label, max_lag_ms))
+        edge: Server | Front = srv if front is None else stack.enter_context(fronting(procs, env, srv, front))
+        run_wrk(procs, f"{label}-warmup", lines, edge.base, WARMUP_SECONDS, PACED_CONNECTIONS, 1, calm_rate)
+        calm = run_wrk(procs, f"{label}-calm", lines, edge.base, CALM_SECONDS, PACED_CONNECTIONS, 1, rate)
         log(f"{label}: {CALM_SECONDS} s at R = {rate:,.0f} req/s: p99 {calm.p99_ms:.1f} ms, "
             f"{calm.totals.answered - calm.totals.ok} not 200; then {PRE_SECONDS} s at 0.7 R, {overload_s} s at 2 R, "
             f"{POST_SECONDS} s at 0.7 R")  # fmt: skip
-        with Probe(srv.port, paths) as probe:
-            background = WrkRun(procs, f"{label}-background", lines, srv.base,
+        with Probe(edge.port, paths) as probe:
+            background = WrkRun(procs, f"{label}-background", lines, edge.base,
                                 PRE_SECONDS + overload_s + POST_SECONDS, PACED_CONNECTIONS, 1, calm_rate)  # fmt: skip
             time.sleep(PRE_SECONDS)
             surge_cpu0, overflows0 = cpu_seconds(srv.workers), listen_overflows()
-            surge = WrkRun(procs, f"{label}-surge", lines, srv.base, overload_s, connections, 2, extra)
+            surge = WrkRun(procs, f"{label}-surge", lines, edge.base, overload_s, connections, 2, extra)
             over = surge.finish()
             surge_cpu = (cpu_seconds(srv.workers) - surge_cpu0) / (surge.ended - surge.started)
             overflows = listen_overflows() - overflows0
@@ -923,7 +977,7 @@ def overload_one(
         probe=probe_stats(samples, start, end), wrk_p99_ms=over.p99_ms, timeouts=over.timeout + bg.timeout,
         socket_errors=over.socket_errors + bg.socket_errors, probe_failed=whole.failed,
         recovery_s=recovery_seconds(samples, end, recovery_threshold(ref.p99_ms)), post_503=post.shed,
-        refusals=refusal_log(notes), listen_overflows=overflows,
+        refusals=refusal_log(notes), listen_overflows=overflows, front=front,
     )  # fmt: skip
 
 
@@ -1027,7 +1081,10 @@ first step that does not answer everything 200 on schedule with p99 ≤ 50 ms; R
 it. (T itself is no base for "70 %" or "2×": answering 64 connections back to back batches the work,
 while paced arrivals, one per turn of the event loop, cost a worker about 1.4× the CPU each.)
 
-Then per `VERIFY_MAX_LAG_MS` value: 10 s paced at R (*calm*), then 0.7 R over 512 connections for
+Then per setting, a `VERIFY_MAX_LAG_MS` value of the app's own shedding or (*nginx front, ≤ N in
+flight*) the app with shedding off behind the nginx front that `verify proxy-config` writes, nginx
+refusing what is over N requests in flight (the load then goes to nginx, and R is still the app's
+own): 10 s paced at R (*calm*), then 0.7 R over 512 connections for
 15 s, a surge of 1.3 R more over 4,096 connections for 30 s (2 R offered in all), and 45 s more of
 0.7 R alone. A probe sends 20 requests/s on a new connection each (a phone) and 10/s on one
 kept-alive connection (a proxy's upstream connection) from the 0.7 R phase to the end. *503 p50 /
@@ -1073,7 +1130,7 @@ def overload_section(ref: Reference, runs: Sequence[OverloadRun], kill: KillRun 
         f"Targets: no 503 at calm load (R and 0.7 R); under overload 503 with Retry-After, p99 ≤ "
         f"{SHED_WITHIN_MS:.0f} ms; no timeouts (wrk's 10 s, or a probe request without an answer); recovery ≤ "
         f"{RECOVER_WITHIN_S:.0f} s. Workers' CPU during the surge (of {os.cpu_count()} cores): "
-        + ", ".join(f"{r.max_lag_ms} ms: {r.worker_cpu:.2f}" for r in runs)
+        + ", ".join(f"{r.setting}: {r.worker_cpu:.2f}" for r in runs)
         + ".",
     ]
     if kill is not None:
@@ -1104,8 +1161,11 @@ def lag_values(raw: Sequence[str] | None) -> list[int]:
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     p = argparse.ArgumentParser(prog="python -m loadtests.overload", description=__doc__.split("\n\n")[0])
     p.add_argument("--max-lag-ms", action="append", metavar="MS[,MS…]",
-                   help="VERIFY_MAX_LAG_MS values, a server each (default 0,25,50,100,250; "
+                   help="VERIFY_MAX_LAG_MS values, a server each (default 0,50,250; "
                         "with --soak one value, default: the production default)")  # fmt: skip
+    p.add_argument("--front", action="append", metavar="N[,N…]",
+                   help="also run each bound on requests in flight of the nginx front (verify proxy-config) "
+                        f"before the app with shedding off (default {','.join(map(str, DEFAULT_FRONTS))}; 0: none)")  # fmt: skip
     p.add_argument("--seconds-overload", type=int, default=30, help="length of the 2 R surge (default 30)")
     p.add_argument("--connections", type=int, default=4096, help="connections of the surge (default 4096)")
     p.add_argument("--no-kill", action="store_true", help="skip the kill -9 drill")
@@ -1117,6 +1177,13 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         args.lags = lag_values(args.max_lag_ms)
     except ValueError as exc:
         p.error(str(exc))
+    try:
+        args.fronts = lag_values(args.front) if args.front else list(DEFAULT_FRONTS)
+    except ValueError as exc:
+        p.error(str(exc).replace("--max-lag-ms", "--front"))
+    args.fronts = [n for n in args.fronts if n > 0]
+    if args.fronts and not args.soak and nginx_binary() is None:
+        p.error("nginx is missing: apt-get install -y nginx-light (make overload does it), or --front 0")
     if args.soak and len(args.lags) > 1:
         p.error("--soak takes one --max-lag-ms value")
     if not args.soak and not args.lags:
@@ -1169,6 +1236,10 @@ def main(argv: Sequence[str] | None = None) -> int:
                     for lag in args.lags:
                         runs.append(overload_one(procs, env, qr, paths, lag, ref, args.seconds_overload,
                                                  args.connections))  # fmt: skip
+                        print(overload_table(runs[-1:]), flush=True)
+                    for n in args.fronts:
+                        runs.append(overload_one(procs, env, qr, paths, 0, ref, args.seconds_overload,
+                                                 args.connections, front=n))  # fmt: skip
                         print(overload_table(runs[-1:]), flush=True)
                     if not args.no_kill:
                         kill = kill_drill(procs, env, qr, BACKGROUND_SHARE * ref.rate)

@@ -22,7 +22,9 @@ LAYERS: dict[str, set[str]] = {
     "db": {"domain"},
     "services": {"domain", "crypto", "files", "render", "db", "verify"},
     "http": {"domain", "crypto", "render", "services", "verify"},
-    "cli": {"domain", "files", "render", "services", "verify"},
+    # cli -> http: `verify proxy-config` writes the nginx front from the http layer's own refusal
+    # (error body, Retry-After, security headers), so they are defined once (DECISIONS D33).
+    "cli": {"domain", "files", "render", "services", "http", "verify"},
     "verify": {"domain", "cli"},  # config imports the error tree; __main__ runs the CLI
 }
 # Third-party packages each layer may use; the domain uses none.

@@ -44,5 +44,5 @@ def test_every_cli_command_in_readme_exists() -> None:
     parser = cli.build_parser()
     subparsers = next(a for a in parser._actions if a.dest == "command")
     names = set(getattr(subparsers, "choices", {}))
-    for cmd in re.findall(r"^\| `verify (\w+)", README, flags=re.M):
+    for cmd in re.findall(r"^\| `verify ([\w-]+)", README, flags=re.M):
         assert cmd in names, cmd

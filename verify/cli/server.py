@@ -5,12 +5,14 @@ from __future__ import annotations
 import argparse
 import asyncio
 import sys
+from pathlib import Path
 from typing import Any
 
 from verify import __version__
 from verify.cli.common import print_json
 from verify.config import Settings
 from verify.domain import errors
+from verify.http import front_proxy
 from verify.services import runtime
 from verify.services.privileges import drop_to_web_user
 
@@ -75,12 +77,56 @@ def cmd_db(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_proxy_config(settings: Settings, args: argparse.Namespace) -> int:
+    workers = args.workers or settings.workers
+    bound = workers * front_proxy.IN_FLIGHT_PER_WORKER if args.max_in_flight is None else args.max_in_flight
+    if bound < 1:
+        raise errors.ConfigError(
+            f"--max-in-flight 至少为 1（收到 {bound}）", f"--max-in-flight must be at least 1 (got {bound})"
+        )
+    front = front_proxy.FrontProxy(
+        listen=args.listen,
+        upstream=args.upstream or f"{settings.host}:{settings.port}",
+        max_in_flight=bound,
+        max_body_bytes=settings.max_upload_bytes + front_proxy.BODY_HEADROOM,
+        prefix=Path(args.prefix).resolve(),
+        real_ip_from=tuple(args.real_ip_from),
+    )
+    try:
+        text = front_proxy.render(front)
+    except ValueError as exc:
+        raise errors.ConfigError(
+            f"--real-ip-from 须为 IP 地址或网段：{exc}",
+            f"--real-ip-from must be an address or CIDR block: {exc}",
+        ) from exc
+    print(text, end="")
+    return 0
+
+
 def register(sub: Any) -> None:
     s = sub.add_parser("serve", help="run the HTTP server (production: uvicorn, N workers)")
     s.add_argument("--host")
     s.add_argument("--port", type=int)
     s.add_argument("--workers", type=int)
     s.set_defaults(fn=cmd_serve)
+
+    s = sub.add_parser(
+        "proxy-config",
+        help="print the nginx.conf of the front that bounds requests in flight and refuses the excess with 503",
+    )
+    s.add_argument("--listen", default="0.0.0.0:80", help="where nginx listens (default 0.0.0.0:80)")
+    s.add_argument("--upstream", help="the app's host:port (default VERIFY_HOST:VERIFY_PORT)")
+    s.add_argument("--workers", type=int, help="app workers behind it (default VERIFY_WORKERS)")
+    s.add_argument(
+        "--max-in-flight", type=int,
+        help=f"requests in flight into the app at most (default {front_proxy.IN_FLIGHT_PER_WORKER} per worker)",
+    )  # fmt: skip
+    s.add_argument(
+        "--real-ip-from", action="append", default=[], metavar="CIDR",
+        help="a load balancer whose X-Forwarded-For nginx believes (repeatable; default: none)",
+    )  # fmt: skip
+    s.add_argument("--prefix", default="/var/lib/verify-nginx", help="nginx's pid, error log and temp files")
+    s.set_defaults(fn=cmd_proxy_config)
 
     s = sub.add_parser("db", help="embedded PostgreSQL: start | stop | status | url | migrate")
     s.add_argument("action", choices=["start", "stop", "status", "url", "migrate"])
