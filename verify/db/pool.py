@@ -46,16 +46,6 @@ async def _init_connection(conn: Conn) -> None:
     )
 
 
-async def _keep_session(conn: Conn) -> None:
-    """The pool's reset on release: nothing beyond asyncpg's own (it still rolls back a transaction
-    left open). asyncpg's default runs ``SELECT pg_advisory_unlock_all(); CLOSE ALL; UNLISTEN *;
-    RESET ALL`` after every use, a second round trip for every one-statement lookup (DECISIONS
-    D34). No pooled connection holds session state: locks are transaction-scoped
-    (``pg_advisory_xact_lock``), settings are ``SET LOCAL`` or connection parameters, cursors live
-    inside transactions and LISTEN has a connection of its own (``verify.db.notify``);
-    ``tests/unit/test_session_state.py`` keeps it so."""
-
-
 # A connection attempt to a database that is down or unreachable fails within this many seconds
 # (asyncpg's default is 60), so a lookup answers 503 promptly instead of hanging.
 CONNECT_TIMEOUT = 2.0
@@ -79,8 +69,8 @@ async def create_pool(
         server_settings["application_name"] = application_name
     try:
         pool = await asyncpg.create_pool(
-            dsn, min_size=min_size, max_size=max_size, init=_init_connection, reset=_keep_session,
-            command_timeout=60, timeout=CONNECT_TIMEOUT, server_settings=server_settings or None,
+            dsn, min_size=min_size, max_size=max_size, init=_init_connection, command_timeout=60,
+            timeout=CONNECT_TIMEOUT, server_settings=server_settings or None,
         )  # fmt: skip
     except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
         raise Unavailable(details={"cause": type(exc).__name__}) from exc
