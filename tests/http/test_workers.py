@@ -101,14 +101,21 @@ async def test_revocation_reaches_every_worker_within_one_second(
         # Taken after the commit returns: a reload that started before it (a periodic one) may have
         # missed the event, so only loads started later count as fresh.
         committed = datetime.now(UTC)
-        # Each worker reports when its view was loaded; both must have reloaded after the commit.
-        fresh: dict[int, float] = {}
-        deadline = time.monotonic() + 1.0
+        # Each worker reports when its view's load began (``as_of``, taken before its reads): a load
+        # that began after the commit holds the event. Both workers must have begun one within 1 s
+        # of it. Which worker answers a probe is the kernel's choice, so the probes go on until
+        # both have been seen (the next periodic reload is 30 s away, so the first fresh ``as_of``
+        # seen of a worker is the one the notification caused).
+        fresh: dict[int, datetime] = {}
+        deadline = time.monotonic() + 10.0
         while len(fresh) < 2 and time.monotonic() < deadline:
             r = (await c.get(f"{server}/healthz")).json()["status_view"]
-            if datetime.fromisoformat(r["as_of"]) >= committed:
-                fresh.setdefault(r["worker"], time.monotonic())
-        assert len(fresh) == 2, f"workers refreshed within 1 s: {sorted(fresh)}"
+            as_of = datetime.fromisoformat(r["as_of"])
+            if as_of >= committed:
+                fresh.setdefault(r["worker"], as_of)
+        assert len(fresh) == 2, f"workers seen with a fresh view: {sorted(fresh)}"
+        late = {w: (t - committed).total_seconds() for w, t in fresh.items()}
+        assert max(late.values()) <= 1.0, f"seconds from the commit to each worker's reload: {late}"
         answers = {(await c.get(url)).json()["outcome"] for _ in range(20)}
         assert answers == {"revoked"}
 
