@@ -89,6 +89,7 @@ from loadtests.loadtest import (
     machine,
     prepare_data,
     terminated,
+    verify,
     wait_healthy,
 )
 from loadtests.local import free_port, update_marked_section
@@ -861,12 +862,9 @@ def fronting(procs: Processes, env: Mapping[str, str], srv: Server, max_in_fligh
     shutil.rmtree(prefix, ignore_errors=True)
     prefix.mkdir(parents=True)
     conf = prefix / "nginx.conf"
-    done = subprocess.run(
-        [sys.executable, "-m", "verify", "proxy-config", "--listen", f"127.0.0.1:{port}",
-         "--upstream", f"127.0.0.1:{srv.port}", "--max-in-flight", str(max_in_flight), "--prefix", str(prefix)],
-        env=dict(env), cwd=ROOT, capture_output=True, text=True, check=True,
-    )  # fmt: skip
-    conf.write_text(done.stdout, encoding="utf-8")
+    text = verify(dict(env), "proxy-config", "--listen", f"127.0.0.1:{port}", "--upstream", f"127.0.0.1:{srv.port}",
+                  "--max-in-flight", str(max_in_flight), "--prefix", str(prefix))  # fmt: skip
+    conf.write_text(text, encoding="utf-8")
     nginx = nginx_binary()
     assert nginx is not None  # checked with the arguments
     proc = procs.start(f"nginx {max_in_flight}", [nginx, "-c", str(conf), "-p", str(prefix), "-g", "daemon off;"],

@@ -39,8 +39,8 @@ async def copy_signatures(conn: Conn, rows: Sequence[tuple[str, str, bytes]]) ->
 
 async def replace_signatures(conn: Conn, rows: Sequence[tuple[str, str, bytes]]) -> int:
     """Re-signed payloads replace the old ones (after a key compromise): temp table + one UPDATE.
-    The caller's transaction owns the temp table: it is dropped at commit, so a pooled connection
-    keeps no session state (``verify.db.pool._keep_session``)."""
+    The caller's transaction owns the temp table: it is dropped at commit, so the pooled connection
+    is handed back without it."""
     await conn.execute(
         "CREATE TEMP TABLE IF NOT EXISTS resigned (number text, kid text, payload bytea) ON COMMIT DROP"
     )

@@ -23,9 +23,8 @@ import ipaddress
 from dataclasses import dataclass
 from pathlib import Path
 
-from verify.http.errors import error_body
 from verify.http.guard import SECURITY_HEADERS
-from verify.http.shedding import RETRY_AFTER, overloaded
+from verify.http.shedding import OVERLOADED_JSON, RETRY_AFTER, overloaded
 
 # Connections nginx keeps open to the app, per nginx worker: enough that admitted requests rarely
 # open a new one (each new upstream connection costs the app an accept and a handshake).
@@ -151,7 +150,7 @@ def render(front: FrontProxy) -> str:
         "            error_page 503 = @overloaded_page;\n"
         + proxied
         + "        }\n"
-        + _refusal("@overloaded_json", "application/json", error_body(overloaded()).decode())
+        + _refusal("@overloaded_json", "application/json", OVERLOADED_JSON.decode())
         + _refusal("@overloaded_page", '"text/html; charset=utf-8"', overloaded_page())
         + "    }\n"
         "}\n"

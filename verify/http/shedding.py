@@ -158,7 +158,7 @@ class Shedder:
             # The API is never a page (Pages.is_page_request): the same bytes every time, so a
             # refusal costs as little as it can (DECISIONS D30).
             await send({"type": "http.response.start", "status": 503, "headers": _JSON_HEADERS})
-            await send({"type": "http.response.body", "body": _JSON_BODY})
+            await send({"type": "http.response.body", "body": OVERLOADED_JSON})
             return
         exc = overloaded()
         try:
@@ -169,9 +169,10 @@ class Shedder:
         await response(scope, _no_body, send)
 
 
-_JSON_BODY = error_body(overloaded())
+# The API's refusal, byte for byte; the nginx front sends the same (verify.http.front_proxy).
+OVERLOADED_JSON = error_body(overloaded())
 _JSON_HEADERS = [
     (b"content-type", b"application/json"),
-    (b"content-length", str(len(_JSON_BODY)).encode()),
+    (b"content-length", str(len(OVERLOADED_JSON)).encode()),
     (b"retry-after", str(RETRY_AFTER).encode()),
 ]
