@@ -21,6 +21,7 @@ from verify.crypto.idprotect import IdProtector
 from verify.db import institutions
 from verify.db import pool as db_pool
 from verify.db.cluster import EmbeddedCluster
+from verify.db.roles import APP_ROLE
 from verify.domain.institution import Scope
 from verify.http.app import create_app
 from verify.services.imports import shutdown_checkers
@@ -104,6 +105,21 @@ async def pool(test_dsn: str) -> AsyncIterator[asyncpg.Pool]:
     yield p
     await p.close()
     shutdown_checkers()
+
+
+@pytest.fixture(scope="session")
+def app_dsn(cluster: EmbeddedCluster, test_dsn: str) -> str:
+    """The session database as the application role, as the service's own pools reach it."""
+    return cluster.dsn(TEST_DB, user=APP_ROLE)
+
+
+@pytest.fixture(scope="session")
+async def app_pool(pool: asyncpg.Pool, app_dsn: str) -> AsyncIterator[asyncpg.Pool]:
+    """A pool as ``verify_app`` (created and granted by the ``pool`` fixture's migration), to prove
+    the app works without owner rights and that the grants refuse what they should."""
+    p = await db_pool.create_pool(app_dsn, max_size=4)
+    yield p
+    await p.close()
 
 
 @pytest.fixture(scope="session")

@@ -147,6 +147,30 @@ SETTINGS_TABLE: tuple[Setting, ...] = (
         "工作进程事件循环落后超过此毫秒数时，新请求即答 503（Retry-After）；0 为关闭（默认：先以演练测定）",
         "When a worker's event loop runs this many ms behind, new requests get 503 with Retry-After; 0 = off (the default until the overload drill has measured it)",
     ),
+    Setting(
+        "VERIFY_SESSION_HOURS", "8", "管理台登录会话最长小时数", "Longest life of a console sign-in, in hours"
+    ),
+    Setting(
+        "VERIFY_SESSION_IDLE_MINUTES",
+        "30",
+        "管理台会话闲置多少分钟后失效",
+        "Minutes of inactivity after which a console sign-in ends",
+    ),
+    Setting(
+        "VERIFY_TOKEN_DAYS", "90", "API 令牌默认有效天数", "Default validity of a new API token, in days"
+    ),
+    Setting(
+        "VERIFY_LOGIN_PER_MINUTE",
+        "20",
+        "每个 IP 每分钟登录尝试次数",
+        "Console sign-in attempts per IP per minute",
+    ),
+    Setting(
+        "VERIFY_LOGIN_FREE_FAILURES",
+        "5",
+        "同一账号连续密码错误多少次后开始限时锁定（每次翻倍，从 30 秒起，最长 15 分钟）",
+        "Wrong passwords in a row one account takes before sign-ins to it pause (doubling from 30 s, at most 15 min)",
+    ),
 )
 
 
@@ -208,6 +232,10 @@ class Settings:
     access_log: bool
     max_in_flight: int
     max_lag_ms: int
+    session_hours: int
+    session_idle_minutes: int
+    token_days: int
+    login_throttle: ThrottlePolicy
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str], *, cwd: Path | None = None) -> Settings:
@@ -251,6 +279,15 @@ class Settings:
             access_log=(environ.get("VERIFY_ACCESS_LOG", "1") or "1") == "1",
             max_in_flight=_int(environ, "VERIFY_MAX_IN_FLIGHT", "256", 0),
             max_lag_ms=_int(environ, "VERIFY_MAX_LAG_MS", "0", 0),
+            session_hours=_int(environ, "VERIFY_SESSION_HOURS", "8", 1),
+            session_idle_minutes=_int(environ, "VERIFY_SESSION_IDLE_MINUTES", "30", 1),
+            token_days=_int(environ, "VERIFY_TOKEN_DAYS", "90", 1),
+            login_throttle=ThrottlePolicy(
+                per_address=_int(environ, "VERIFY_LOGIN_PER_MINUTE", "20", 1),
+                window=60,
+                free_failures=_int(environ, "VERIFY_LOGIN_FREE_FAILURES", "5", 1),
+                max_seconds=900,
+            ),
         )
 
     @property

@@ -36,6 +36,7 @@ from playwright.async_api import (
 from loadtests.local import free_port
 from tests.conftest import ENC_KEY, INDEX_KEY, PASSPHRASE, ROOT, TODAY, default_scopes, unique_henan_code
 from tests.factories import Row, csv_bytes, number_of
+from tests.workflow import publish_batch
 from verify.crypto.idprotect import IdProtector
 from verify.crypto.signing import Signer
 from verify.db import institutions, signatures
@@ -113,7 +114,7 @@ async def publish_rows(registry: Registry, code: str, rows: list[Row], signer: S
     result = await registry.import_batch(
         code, csv_bytes(rows), f"browser-{secrets.token_hex(4)}.csv", actor="test:browser", max_bytes=MB
     )
-    await registry.publish(result.batch_id, actor="test:browser", signer=signer)
+    await publish_batch(registry, result.batch_id, signer=signer, actor="test:browser")
 
 
 async def landing_path(pool: asyncpg.Pool, number: str) -> str:

@@ -10,9 +10,11 @@ import pytest
 
 from tests.conftest import ENC_KEY, INDEX_KEY, PASSPHRASE, InstitutionFactory
 from tests.factories import Row, csv_bytes, number_of
+from tests.workflow import approve
 from verify import cli
 from verify.crypto.signing import Signer
 from verify.services.keyring import Keyring
+from verify.services.registry import Registry
 
 
 @pytest.fixture
@@ -39,6 +41,7 @@ def test_codes_check_exit_codes(capsys: pytest.CaptureFixture[str]) -> None:
 
 async def test_import_and_publish_through_cli(
     cli_env: None,
+    registry: Registry,
     make_institution: InstitutionFactory,
     pool: asyncpg.Pool,
     tmp_path: Path,
@@ -54,6 +57,10 @@ async def test_import_and_publish_through_cli(
     assert code == 0
     result = json.loads(capsys.readouterr().out)
     assert result["state"] == "submitted" and result["rows"] == 2
+    # rule 32: nothing is published before a reviewing centre approved it
+    assert await asyncio.to_thread(cli.main, ["publish", result["batch_id"]]) == 4
+    assert json.loads(capsys.readouterr().err)["error"] == "invalid_transition"
+    await approve(registry, result["batch_id"])
     code = await asyncio.to_thread(cli.main, ["publish", result["batch_id"]])
     assert code == 0
     assert await pool.fetchval(
@@ -129,7 +136,11 @@ async def test_institution_admin_commands(cli_env: None, capsys: pytest.CaptureF
 
 
 async def test_qr_and_keys_commands(
-    cli_env: None, make_institution: InstitutionFactory, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    cli_env: None,
+    registry: Registry,
+    make_institution: InstitutionFactory,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
     import asyncio
 
@@ -142,6 +153,7 @@ async def test_qr_and_keys_commands(
     path.write_bytes(csv_bytes(rows))
     assert await asyncio.to_thread(cli.main, ["import", str(path), "--institution", inst["code"]]) == 0
     batch = json.loads(capsys.readouterr().out)["batch_id"]
+    await approve(registry, batch)
     assert await asyncio.to_thread(cli.main, ["publish", batch]) == 0
     capsys.readouterr()
     number = number_of(rows[0])
@@ -159,3 +171,88 @@ async def test_qr_and_keys_commands(
     listed = json.loads(capsys.readouterr().out)
     assert any(k["status"] == "active" and k["private_key_here"] for k in listed)
     assert await asyncio.to_thread(cli.main, ["qr", "S000041019999254000001", "--url"]) == 3
+
+
+async def test_accounts_and_the_signer_through_cli(
+    cli_env: None,
+    registry: Registry,
+    make_institution: InstitutionFactory,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import asyncio
+    import io
+    import secrets
+
+    inst = await make_institution()
+    tag = secrets.token_hex(3)
+    monkeypatch.setattr("sys.stdin", io.StringIO("a password for the reviewer\n"))
+    argv = [
+        "accounts",
+        "add",
+        f"rev-{tag}",
+        "--role",
+        "reviewer",
+        "--jurisdiction",
+        "4101",
+        "--password-stdin",
+    ]
+    assert await asyncio.to_thread(cli.main, argv) == 0
+    made = json.loads(capsys.readouterr().out)
+    assert made["role"] == "reviewer" and made["password"] is True and "password for" not in json.dumps(made)
+    argv = [
+        "accounts",
+        "add",
+        f"inst-{tag}",
+        "--role",
+        "institution",
+        "--institution",
+        inst["code"],
+        "--manager",
+    ]
+    assert await asyncio.to_thread(cli.main, argv) == 0
+    assert json.loads(capsys.readouterr().out)["manager"] is True
+    assert (
+        await asyncio.to_thread(
+            cli.main, ["accounts", "token", f"inst-{tag}", "--label", "uploads", "--days", "7"]
+        )
+        == 0
+    )
+    token = json.loads(capsys.readouterr().out)["token"]
+    institution = await registry.principal_for_token(token)
+    assert institution.institution_code == inst["code"]
+    assert await asyncio.to_thread(cli.main, ["accounts", "list"]) == 0
+    assert {f"rev-{tag}", f"inst-{tag}"} <= {a["login"] for a in json.loads(capsys.readouterr().out)}
+    # bad input: a role the service does not have, a jurisdiction outside Henan
+    assert (
+        await asyncio.to_thread(
+            cli.main, ["accounts", "add", f"x-{tag}", "--role", "reviewer", "--jurisdiction", "11"]
+        )
+        == 1
+    )
+    assert json.loads(capsys.readouterr().err)["error"] == "invalid_input"
+
+    # an approved batch is published by `verify signer run --once`
+    path = tmp_path / "b.csv"
+    path.write_bytes(csv_bytes([Row(inst["code"], serial=1)]))
+    assert await asyncio.to_thread(cli.main, ["import", str(path), "--institution", inst["code"]]) == 0
+    batch = json.loads(capsys.readouterr().out)["batch_id"]
+    rev = await registry.batch_list(
+        await registry.principal_for_token(
+            (await registry.issue_account_token(f"rev-{tag}", label="t", by=None, actor="t"))["token"]
+        ),
+        state="submitted",
+    )
+    assert batch in {b["batch_id"] for b in rev}
+    await approve(registry, batch)
+    assert await asyncio.to_thread(cli.main, ["signer", "run", "--once"]) == 0
+    assert batch in {b["batch_id"] for b in json.loads(capsys.readouterr().out)}
+
+    # rule 59: disabled at once
+    assert await asyncio.to_thread(cli.main, ["accounts", "disable", f"inst-{tag}", "--reason", "离职"]) == 0
+    capsys.readouterr()
+    from verify.domain.errors import CredentialsRevoked
+
+    with pytest.raises(CredentialsRevoked):
+        await registry.principal_for_token(token)

@@ -8,6 +8,7 @@ import asyncpg
 import pytest
 
 from tests.conftest import InstitutionFactory, unique_henan_code
+from tests.workflow import publish_batch
 from verify.crypto.signing import Signer
 from verify.db import institutions
 from verify.db import pool as db_pool
@@ -30,6 +31,7 @@ async def test_rule_40_retired_code_resolvable_and_never_reassigned(
             document_ref=None,
             decided_by="t",
             merged_into=absorbing["code"],
+            today=date(2025, 1, 1),
         )
         await institutions.retire_code(conn, absorbed["id"], absorbed["code"], date(2025, 1, 1), "并入")
         # The merged institution's row takes a new internal code so the old one could be "free" in the
@@ -158,7 +160,7 @@ async def test_rule_38_suspension_leaves_issued_certificates_valid(
     result = await registry.import_batch(
         inst["code"], csv_bytes([row]), "s.csv", actor="t", max_bytes=1 << 20
     )
-    await registry.publish(result.batch_id, actor="t", signer=signer)
+    await publish_batch(registry, result.batch_id, signer=signer, actor="t")
     await registry.set_status(
         inst["code"], "suspended", effective=date(2026, 6, 1), reason="第十三条", document_ref=None, actor="t"
     )

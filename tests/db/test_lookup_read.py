@@ -12,6 +12,7 @@ import pytest
 
 from tests.conftest import InstitutionFactory
 from tests.factories import Row, csv_bytes, holder_id, number_of
+from tests.workflow import publish_batch
 from verify.crypto.signing import Signer
 from verify.db import certificates, throttle
 from verify.domain.errors import RateLimited
@@ -34,7 +35,7 @@ async def test_throttled_lookups_answer_as_the_plain_read(
         Row(inst["code"], serial=2, id_number=holder, level=3, issue_date=date(2025, 6, 18)),
     ]
     result = await registry.import_batch(inst["code"], csv_bytes(rows), "two.csv", actor="t", max_bytes=MB)
-    await registry.publish(result.batch_id, actor="t", signer=signer)
+    await publish_batch(registry, result.batch_id, signer=signer, actor="t")
 
     plain = await registry.lookup_by_id(holder, "张三")
     throttled = await registry.lookup_by_id(holder, "张三", client=_address())

@@ -29,6 +29,7 @@ from loadtests.local import free_port
 from tests.conftest import ENC_KEY, INDEX_KEY, PASSPHRASE, TODAY, default_scopes, unique_henan_code
 from tests.db.clusters import force_stop
 from tests.factories import Row, csv_bytes, number_of
+from tests.workflow import publish_batch
 from verify.config import Settings
 from verify.crypto.signing import Signer
 from verify.db import institutions, signatures
@@ -153,7 +154,7 @@ class Served:
         await institutions.add_scopes(self.registry.pool, iid, default_scopes())
         rows = [Row(code, serial=i, name=NAME) for i in range(1, n + 1)]
         result = await self.registry.import_batch(code, csv_bytes(rows), "r.csv", actor="t", max_bytes=MB)
-        await self.registry.publish(result.batch_id, actor="t", signer=self.signer)
+        await publish_batch(self.registry, result.batch_id, signer=self.signer, actor="t")
         return rows
 
     async def lookup(self, body: dict[str, str]) -> httpx.Response:

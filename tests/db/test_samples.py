@@ -7,6 +7,7 @@ import openpyxl
 
 from tests import make_samples
 from tests.conftest import TODAY
+from tests.workflow import publish_batch
 from verify.crypto.idprotect import IdProtector
 from verify.crypto.signing import Signer
 from verify.services import demo
@@ -31,6 +32,6 @@ async def test_samples_import_into_demo_data(
         data = (make_samples.DOCS / name).read_bytes()
         result = await registry.import_batch(make_samples.INSTITUTION, data, name, actor="t", max_bytes=MB)
         assert result.rows == 5 and result.state in ("submitted", "published")
-        await registry.publish(result.batch_id, actor="t", signer=signer)
+        await publish_batch(registry, result.batch_id, signer=signer, actor="t")
     answer = await registry.lookup_by_number(f"{make_samples.INSTITUTION}264900001", "李娜")
     assert answer.found

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import MISSING, fields
 from datetime import date
+from pathlib import Path
 from typing import get_args, get_type_hints
 
 import asyncpg
@@ -29,7 +30,13 @@ async def _institution(conn: db_pool.Conn) -> tuple[int, str]:
 async def test_migrations_are_applied_once(pool: asyncpg.Pool) -> None:
     assert await db_pool.migrate(pool) == []
     names = [r["name"] for r in await pool.fetch("SELECT name FROM schema_migrations ORDER BY name")]
-    assert names == ["001_registry.sql", "002_signing.sql", "003_throttle.sql"]
+    files = sorted(p.name for p in (Path(db_pool.__file__).parent / "migrations").glob("*.sql"))
+    assert names == files and names[:4] == [
+        "001_registry.sql",
+        "002_signing.sql",
+        "003_throttle.sql",
+        "004_accounts.sql",
+    ]
 
 
 async def test_rule_40_trigger_refuses_a_retired_code(conn: db_pool.Conn) -> None:

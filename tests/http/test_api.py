@@ -10,6 +10,7 @@ import pytest
 
 from tests.conftest import InstitutionFactory
 from tests.factories import Row, csv_bytes, holder_id, number_of
+from tests.workflow import institution_token, publish_batch
 from verify.crypto.signing import Signer
 from verify.domain import errors
 from verify.services.registry import Registry
@@ -25,7 +26,7 @@ async def _published(
     inst = await make_institution()
     made = [Row(inst["code"], serial=i, name="欧阳·娜娜" if i == 1 else "张三") for i in range(1, rows + 1)]
     result = await registry.import_batch(inst["code"], csv_bytes(made), "p.csv", actor="t", max_bytes=MB)
-    await registry.publish(result.batch_id, actor="t", signer=signer)
+    await publish_batch(registry, result.batch_id, signer=signer, actor="t")
     return made
 
 
@@ -95,7 +96,7 @@ async def test_lookup_by_id_returns_that_holders_certificates(
         Row(inst["code"], serial=3, name="王芳"),  # same name, another person
     ]
     result = await registry.import_batch(inst["code"], csv_bytes(rows), "i.csv", actor="t", max_bytes=MB)
-    await registry.publish(result.batch_id, actor="t", signer=signer)
+    await publish_batch(registry, result.batch_id, signer=signer, actor="t")
     r = await client.post("/api/v1/lookup", json={"id_number": person.lower(), "name": "王芳"})
     assert r.status_code == 200
     numbers = {c["number"] for c in r.json()["certificates"]}
@@ -130,7 +131,7 @@ async def test_upload_needs_institution_token(
     data = csv_bytes([Row(inst["code"], serial=1)])
     anon = await client.post("/api/v1/batches", content=data, headers={"content-type": "text/csv"})
     assert anon.status_code == 401
-    token = await registry.issue_token(inst["code"], label="test", actor="t")
+    token = await institution_token(registry, inst["code"])
     auth = {"authorization": f"Bearer {token}"}
     created = await client.post("/api/v1/batches", files={"file": ("r.csv", data, "text/csv")}, headers=auth)
     assert created.status_code == 201, created.text
@@ -142,7 +143,7 @@ async def test_upload_needs_institution_token(
     status = await client.get(f"/api/v1/batches/{batch_id}", headers=auth)
     assert status.json()["state"] == "submitted"
     other = await make_institution()
-    other_token = await registry.issue_token(other["code"], label="test", actor="t")
+    other_token = await institution_token(registry, other["code"])
     hidden = await client.get(
         f"/api/v1/batches/{batch_id}", headers={"authorization": f"Bearer {other_token}"}
     )
@@ -153,7 +154,7 @@ async def test_upload_rejection_lists_rows(
     client: httpx.AsyncClient, registry: Registry, make_institution: InstitutionFactory
 ) -> None:
     inst = await make_institution()
-    token = await registry.issue_token(inst["code"], label="test", actor="t")
+    token = await institution_token(registry, inst["code"])
     rows = [
         Row(inst["code"], serial=1, level=6),
         Row(inst["code"], serial=2, number=f"{inst['code']}244000002"),  # year 24 vs issue date 2025
@@ -206,7 +207,7 @@ async def test_names_and_ids_never_reach_the_logs(
     await client.post("/api/v1/lookup", json={"id_number": secret_id, "name": secret_name})
     await client.post("/api/v1/lookup", json={"id_number": secret_id[:-1] + "0", "name": "李四"})
     inst = await make_institution()
-    token = await registry.issue_token(inst["code"], label="t", actor="t")
+    token = await institution_token(registry, inst["code"])
     bad = csv_bytes([Row(inst["code"], serial=1, id_number=secret_id[:-1] + "Y", name=secret_name)])
     await client.post(
         "/api/v1/batches?filename=b.csv", content=bad, headers={"authorization": f"Bearer {token}"}

@@ -23,6 +23,7 @@ from starlette.routing import Route
 
 from tests.conftest import InstitutionFactory
 from tests.factories import Row, csv_bytes, number_of
+from tests.workflow import publish_batch
 from verify.config import Settings
 from verify.crypto.signing import Signer
 from verify.db import signatures
@@ -227,7 +228,7 @@ async def test_qr_paths_never_reach_the_access_log(
     result = await registry.import_batch(
         inst["code"], csv_bytes([row]), "l.csv", actor="t", max_bytes=1 << 20
     )
-    await registry.publish(result.batch_id, actor="t", signer=signer)
+    await publish_batch(registry, result.batch_id, signer=signer, actor="t")
     data = await signatures.qr_payload(pool, number_of(row))
     assert data is not None
     text = payload.to_text(data)

@@ -21,6 +21,7 @@ import pytest
 
 from tests.conftest import ENC_KEY, INDEX_KEY, PASSPHRASE, TODAY, default_scopes
 from tests.factories import Row, csv_bytes, number_of
+from tests.workflow import publish_batch
 from verify.config import Settings
 from verify.crypto.idkeys import IdKeys
 from verify.crypto.idprotect import IdProtector
@@ -73,7 +74,7 @@ async def outage(settings: Settings) -> AsyncIterator[Outage]:
         signer = await keyring.signer(PASSPHRASE)
         row = Row(code, serial=1)
         result = await registry.import_batch(code, csv_bytes([row]), "o.csv", actor="t", max_bytes=1 << 20)
-        await registry.publish(result.batch_id, actor="t", signer=signer)
+        await publish_batch(registry, result.batch_id, signer=signer, actor="t")
         data = await signatures.qr_payload(pool, number_of(row))
         assert data is not None
         view = StatusView(dsn, pool, max_age=120)

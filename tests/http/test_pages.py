@@ -11,6 +11,7 @@ import pytest
 
 from tests.conftest import InstitutionFactory
 from tests.factories import Row, csv_bytes, number_of
+from tests.workflow import publish_batch
 from verify.crypto.signing import Signer
 from verify.db import signatures
 from verify.domain import payload
@@ -76,7 +77,7 @@ async def test_lookup_form_results_are_private_and_equal_to_the_api(
     inst = await make_institution()
     row = Row(inst["code"], serial=1, name="李娜")
     result = await registry.import_batch(inst["code"], csv_bytes([row]), "p.csv", actor="t", max_bytes=MB)
-    await registry.publish(result.batch_id, actor="t", signer=signer)
+    await publish_batch(registry, result.batch_id, signer=signer, actor="t")
     form = {"number": number_of(row), "name": "李娜", "lang": "zh"}
     page = await client.post("/lookup", data=form)
     assert page.status_code == 200 and page.headers["cache-control"] == "no-store"
@@ -118,7 +119,7 @@ async def test_landing_page_and_twin(
     inst = await make_institution()
     row = Row(inst["code"], serial=1, name="王芳")
     result = await registry.import_batch(inst["code"], csv_bytes([row]), "l.csv", actor="t", max_bytes=MB)
-    await registry.publish(result.batch_id, actor="t", signer=signer)
+    await publish_batch(registry, result.batch_id, signer=signer, actor="t")
     data = await signatures.qr_payload(pool, number_of(row))
     assert data is not None
     path = "/c/" + payload.to_text(data)

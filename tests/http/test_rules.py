@@ -12,6 +12,7 @@ import pytest
 
 from tests.conftest import InstitutionFactory
 from tests.factories import Row, csv_bytes, number_of
+from tests.workflow import institution_token, publish_batch
 from verify.crypto.signing import Signer
 from verify.db import signatures
 from verify.domain import codes, occupations, payload
@@ -30,7 +31,7 @@ async def _publish(registry: Registry, signer: Signer, rows: list[Row]) -> str:
     result = await registry.import_batch(
         code, csv_bytes(rows), f"{code}-{rows[0].serial}.csv", actor="t", max_bytes=MB
     )
-    await registry.publish(result.batch_id, actor="t", signer=signer)
+    await publish_batch(registry, result.batch_id, signer=signer, actor="t")
     return result.batch_id
 
 
@@ -108,7 +109,7 @@ async def test_rule_32_only_published_certificates_are_public(
     result = await registry.import_batch(inst["code"], csv_bytes([row]), "p.csv", actor="t", max_bytes=MB)
     body = {"number": number_of(row), "name": row.name}
     assert (await client.post("/api/v1/lookup", json=body)).status_code == 404
-    await registry.publish(result.batch_id, actor="t", signer=signer)
+    await publish_batch(registry, result.batch_id, signer=signer, actor="t")
     assert (await client.post("/api/v1/lookup", json=body)).status_code == 200
 
 
@@ -167,7 +168,7 @@ async def test_rule_58_institutions_read_only_their_own_batches(
     result = await registry.import_batch(
         mine["code"], csv_bytes([Row(mine["code"], serial=1)]), "m.csv", actor="t", max_bytes=MB
     )
-    token = await registry.issue_token(theirs["code"], label="t", actor="t")
+    token = await institution_token(registry, theirs["code"])
     r = await client.get(f"/api/v1/batches/{result.batch_id}", headers={"authorization": f"Bearer {token}"})
     assert r.status_code == 404
 
@@ -178,7 +179,7 @@ async def test_rule_60_writes_are_audited(
     inst = await make_institution()
     batch = await _publish(registry, signer, [Row(inst["code"], serial=1)])
     actions = {r["action"] for r in await pool.fetch("SELECT action FROM audit_log WHERE target = $1", batch)}
-    assert actions == {"batch.submit", "batch.publish"}
+    assert actions == {"batch.submit", "batch.approve", "batch.publish"}
 
 
 async def test_rule_61_distinct_results(

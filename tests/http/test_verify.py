@@ -19,6 +19,7 @@ from PIL import Image
 
 from tests.conftest import PASSPHRASE, InstitutionFactory
 from tests.factories import Row, csv_bytes, number_of
+from tests.workflow import publish_batch
 from verify.crypto.signing import Signer
 from verify.db import signatures
 from verify.domain import payload
@@ -36,7 +37,7 @@ async def _signed(
     inst = await make_institution()
     rows = [Row(inst["code"], serial=i, name="张三丰") for i in range(1, n + 1)]
     result = await registry.import_batch(inst["code"], csv_bytes(rows), "s.csv", actor="t", max_bytes=MB)
-    await registry.publish(result.batch_id, actor="t", signer=signer)
+    await publish_batch(registry, result.batch_id, signer=signer, actor="t")
     return rows
 
 
@@ -289,7 +290,7 @@ async def test_publishing_twice_is_refused_and_flips_only_the_batch(
     rows = [Row(inst["code"], serial=i) for i in (1, 2)]
     result = await registry.import_batch(inst["code"], csv_bytes(rows), "twice.csv", actor="t", max_bytes=MB)
     before = await pool.fetchval("SELECT xmin::text FROM certificates WHERE number = $1", number_of(rows[0]))
-    published = await registry.publish(result.batch_id, actor="t", signer=signer)
+    published = await publish_batch(registry, result.batch_id, signer=signer, actor="t")
     assert published["certificates"] == 2
     # the certificate rows themselves were not rewritten: publication is the batch's state
     assert (

@@ -19,6 +19,7 @@ import pytest
 from loadtests.local import free_port
 from tests.conftest import ENC_KEY, INDEX_KEY, PASSPHRASE, InstitutionFactory
 from tests.factories import Row, csv_bytes, number_of
+from tests.workflow import institution_token, publish_batch
 from verify.crypto.signing import Signer
 from verify.db import signatures
 from verify.domain import payload
@@ -81,7 +82,7 @@ async def test_revocation_reaches_every_worker_within_one_second(
     result = await registry.import_batch(
         inst["code"], csv_bytes([row]), "w.csv", actor="t", max_bytes=1 << 20
     )
-    await registry.publish(result.batch_id, actor="t", signer=signer)
+    await publish_batch(registry, result.batch_id, signer=signer, actor="t")
     data = await signatures.qr_payload(pool, number_of(row))
     assert data is not None
     url = f"{server}/api/v1/verify/{payload.to_text(data)}"
@@ -165,7 +166,7 @@ async def test_rule_57_target_budget_is_shared_and_the_holder_gets_back_in(
     result = await registry.import_batch(
         inst["code"], csv_bytes([row]), "t.csv", actor="t", max_bytes=1 << 20
     )
-    await registry.publish(result.batch_id, actor="t", signer=signer)
+    await publish_batch(registry, result.batch_id, signer=signer, actor="t")
     lookup = f"{server}/api/v1/lookup"
     async with httpx.AsyncClient(limits=httpx.Limits(max_keepalive_connections=0)) as c:
         assert len(await _workers_seen(c, server)) == 2
@@ -190,3 +191,34 @@ async def test_rule_57_target_budget_is_shared_and_the_holder_gets_back_in(
         again = await c.post(lookup, json={"number": number_of(row), "name": "李九"},
                              headers={"x-forwarded-for": "192.0.2.2"})  # fmt: skip
         assert again.status_code == 404
+
+
+async def test_rule_59_a_disabled_account_is_refused_by_every_worker_on_its_next_request(
+    server: str, registry: Registry, make_institution: InstitutionFactory
+) -> None:
+    inst = await make_institution()
+    token = await institution_token(registry, inst["code"])
+    auth = {"authorization": f"Bearer {token}"}
+    # One kept-alive connection per worker: each client below talks to one worker only.
+    clients: dict[int, httpx.AsyncClient] = {}
+    deadline = time.monotonic() + 30
+    try:
+        while len(clients) < 2:
+            assert time.monotonic() < deadline, "could not reach both workers"
+            c = httpx.AsyncClient(base_url=server, limits=httpx.Limits(max_connections=1))
+            pid = (await c.get("/healthz")).json()["status_view"]["worker"]
+            if pid in clients:
+                await c.aclose()
+                continue
+            clients[pid] = c
+        for c in clients.values():
+            assert (await c.get("/api/v1/me", headers=auth)).status_code == 200
+        login = (await next(iter(clients.values())).get("/api/v1/me", headers=auth)).json()["login"]
+        await registry.disable_account(login, reason="离职（测试）", by=None, actor="test")
+        for pid, c in clients.items():
+            refused = await c.get("/api/v1/me", headers=auth)
+            assert (await c.get("/healthz")).json()["status_view"]["worker"] == pid  # still that worker
+            assert refused.status_code == 401 and refused.json()["error"] == "credentials_revoked", pid
+    finally:
+        for c in clients.values():
+            await c.aclose()

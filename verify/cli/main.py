@@ -14,7 +14,7 @@ import sys
 from collections.abc import Sequence
 
 from verify import __version__
-from verify.cli import batches, certificates, data, institutions, keys, server
+from verify.cli import accounts, audit, batches, certificates, data, institutions, keys, server
 from verify.cli.common import Interrupted
 from verify.config import Settings
 from verify.domain import errors
@@ -29,9 +29,10 @@ EXIT_CODES: dict[type[errors.VerifyError], int] = {
     errors.RateLimited: 6,
     errors.Unavailable: 6,
     errors.ConfigError: 7,
+    errors.AuditChainBroken: 8,  # `verify audit check`: the log was tampered with (a Conflict otherwise)
 }
 
-COMMAND_GROUPS = (server, certificates, batches, keys, data, institutions)
+COMMAND_GROUPS = (accounts, server, certificates, batches, keys, data, institutions, audit)
 
 
 def exit_code(exc: errors.VerifyError) -> int:

@@ -56,7 +56,8 @@ def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
 
 def cmd_db(settings: Settings, args: argparse.Namespace) -> int:
     if args.action == "url":
-        print(runtime.database_dsn(settings))
+        # The owner's DSN (psql, pg_dump, creating databases); --app: what the app's pools use.
+        print(runtime.database_dsn(settings) if args.app else runtime.migration_dsn(settings))
         return 0
     if settings.database_url and args.action in ("start", "stop"):
         raise errors.ConfigError(
@@ -73,7 +74,7 @@ def cmd_db(settings: Settings, args: argparse.Namespace) -> int:
     elif args.action == "status":
         print_json(cluster.status())
     elif args.action == "migrate":
-        print_json({"applied": asyncio.run(runtime.migrate_database(settings))})
+        print_json({"applied": asyncio.run(runtime.migrate_database(settings, grant=args.grant))})
     return 0
 
 
@@ -130,4 +131,10 @@ def register(sub: Any) -> None:
 
     s = sub.add_parser("db", help="embedded PostgreSQL: start | stop | status | url | migrate")
     s.add_argument("action", choices=["start", "stop", "status", "url", "migrate"])
+    s.add_argument("--app", action="store_true", help="url: the app's DSN (role verify_app), not the owner's")
+    s.add_argument(
+        "--grant", metavar="ROLE",
+        help="migrate: create ROLE if missing and grant it the app's privileges (for VERIFY_DATABASE_URL; "
+        "the embedded cluster's verify_app is always granted)",
+    )  # fmt: skip
     s.set_defaults(fn=cmd_db)

@@ -367,10 +367,12 @@ class EmbeddedCluster:
                 database="postgres", stdin=sql.encode(), timeout=60.0,
             )  # fmt: skip
 
-    def dsn(self, database: str = "verify") -> str:
-        """A libpq/asyncpg URL reaching ``database`` through the Unix socket as superuser ``postgres``."""
+    def dsn(self, database: str = "verify", *, user: str = SUPERUSER) -> str:
+        """A libpq/asyncpg URL reaching ``database`` through the Unix socket as ``user`` (default the
+        superuser ``postgres``; the app's pools use ``verify_app``). The socket's trust auth admits any
+        role; the socket directory is what guards it (``_managed_conf``)."""
         host = quote(str(self.socket_dir), safe="/")
-        return f"postgresql://{SUPERUSER}@/{quote(database, safe='')}?host={host}&port={self.port}"
+        return f"postgresql://{quote(user, safe='')}@/{quote(database, safe='')}?host={host}&port={self.port}"
 
     def is_running(self) -> bool:
         """True while this cluster's postmaster process exists (it may still be starting up)."""

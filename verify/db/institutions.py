@@ -9,8 +9,9 @@ from typing import Any
 import asyncpg
 
 from verify.db.pool import Conn, Executor
+from verify.domain.accounts import Owner
 from verify.domain.errors import Conflict, NotFound
-from verify.domain.institution import RECORD_FIELDS, Institution, Scope
+from verify.domain.institution import RECORD_FIELDS, Institution, Scope, StatusChange
 
 _SCOPE_COLUMNS = "occupation_code, occupation_name, job, level, effective_from, effective_to, standard"
 
@@ -131,15 +132,11 @@ async def set_institution_status(
     document_ref: str | None,
     decided_by: str,
     merged_into: str | None = None,
+    today: date,
 ) -> None:
-    await conn.execute(
-        "UPDATE institutions SET status = $2, status_since = $3, merged_into = COALESCE($4, merged_into)"
-        " WHERE id = $1",
-        institution_id,
-        status,
-        effective,
-        merged_into,
-    )
+    """Record a status decision. The institution's current status follows the decisions in force
+    today (``apply_due_statuses``): a decision dated ahead waits for its day, a backdated one does
+    not undo a later decision (rule 39)."""
     await conn.execute(
         "INSERT INTO institution_status_history (institution_id, status, effective, reason, document_ref,"
         " decided_by) VALUES ($1, $2, $3, $4, $5, $6)",
@@ -150,6 +147,11 @@ async def set_institution_status(
         document_ref,
         decided_by,
     )
+    if merged_into is not None:
+        await conn.execute(
+            "UPDATE institutions SET merged_into = $2 WHERE id = $1", institution_id, merged_into
+        )
+    await apply_due_statuses(conn, today)
 
 
 async def retire_code(conn: Conn, institution_id: int, code: str, retired_on: date, reason: str) -> None:
@@ -171,3 +173,34 @@ async def add_alias(conn: Executor, institution_id: int, alias: str, note: str) 
         institution_id,
         note,
     )
+
+
+async def owner_of(conn: Executor, code: str) -> Owner:
+    """Where the institution ``code`` sits, for access checks. Raises NotFound."""
+    inst = await get_institution(conn, code)
+    r = inst.record
+    return Owner(inst.code, r["parent_code"], r["province_code"], r["city_code"])
+
+
+async def status_changes(conn: Executor, institution_id: int) -> list[StatusChange]:
+    """The institution's status decisions in recording order (rule 39 reads them by effective date)."""
+    rows = await conn.fetch(
+        "SELECT status, effective FROM institution_status_history WHERE institution_id = $1 ORDER BY id",
+        institution_id,
+    )
+    return [StatusChange(r["status"], r["effective"]) for r in rows]
+
+
+async def apply_due_statuses(conn: Executor, today: date) -> int:
+    """Make each institution's current status the one its decisions give for ``today``: a decision
+    recorded ahead of its effective date takes effect here (called by uploads, status decisions and
+    the signer loop). Returns how many institutions changed."""
+    result = await conn.execute(
+        "UPDATE institutions i SET status = h.status, status_since = h.effective"
+        " FROM (SELECT DISTINCT ON (institution_id) institution_id, status, effective"
+        "       FROM institution_status_history WHERE effective <= $1"
+        "       ORDER BY institution_id, effective DESC, id DESC) h"
+        " WHERE h.institution_id = i.id AND (i.status <> h.status OR i.status_since <> h.effective)",
+        today,
+    )
+    return int(result.split()[-1])

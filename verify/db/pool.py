@@ -16,7 +16,9 @@ from typing import Any
 import asyncpg
 from asyncpg.pool import PoolConnectionProxy
 
-from verify.domain.errors import Conflict, Unavailable
+from verify.db import roles
+from verify.db.roles import APP_ROLE
+from verify.domain.errors import ConfigError, Conflict, Unavailable
 
 # A connection checked out of a pool, a bare connection, or the pool itself all run queries.
 Conn = asyncpg.Connection | PoolConnectionProxy
@@ -84,18 +86,37 @@ def _migrations() -> list[tuple[str, str]]:
     return [(name, (folder / name).read_text(encoding="utf-8")) for name in files]
 
 
-async def migrate(pool: asyncpg.Pool) -> list[str]:
-    """Apply pending migrations in order, each in its own transaction; returns the names applied.
+def _needs_owner(what: str) -> ConfigError:
+    return ConfigError(
+        f"迁移（{what}）需要表的所有者：请用所有者的连接串运行 verify db migrate（docs/SECURITY.md §7.2）",
+        f"migrating ({what}) needs the tables' owner: run verify db migrate with the owner's URL "
+        "(docs/SECURITY.md §7.2)",
+    )
+
+
+async def migrate(pool: asyncpg.Pool, *, app_role: str | None = APP_ROLE) -> list[str]:
+    """Apply pending migrations in order, in one transaction; returns the names applied. Then, with
+    ``app_role`` (the embedded cluster's ``verify_app``; None for an external URL, used as given),
+    create that role when missing and set its privileges (``verify.db.roles``), every time.
 
     Several processes may start at once (workers, CLI): the advisory lock makes them take turns.
+    With nothing pending and ``app_role=None`` a role that only reads ``schema_migrations`` suffices
+    (a non-owner ``VERIFY_DATABASE_URL``). Raises Conflict (an applied migration was edited) and
+    ConfigError (a pending migration, or the grants, need the owner: docs/SECURITY.md §7.2).
     """
     applied: list[str] = []
     async with pool.acquire() as conn, conn.transaction():
         await conn.execute("SELECT pg_advisory_xact_lock($1)", MIGRATION_LOCK)
-        await conn.execute(
-            "CREATE TABLE IF NOT EXISTS schema_migrations ("
-            " name text PRIMARY KEY, sha256 text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())"
-        )
+        # Only when missing: CREATE ... IF NOT EXISTS still needs CREATE on the schema, which a
+        # non-owner application role does not have.
+        if await conn.fetchval("SELECT to_regclass('schema_migrations')") is None:
+            try:
+                await conn.execute(
+                    "CREATE TABLE schema_migrations ("
+                    " name text PRIMARY KEY, sha256 text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())"
+                )
+            except asyncpg.InsufficientPrivilegeError:
+                raise _needs_owner("schema_migrations") from None
         done = {
             r["name"]: r["sha256"] for r in await conn.fetch("SELECT name, sha256 FROM schema_migrations")
         }
@@ -108,9 +129,15 @@ async def migrate(pool: asyncpg.Pool) -> list[str]:
                         f"migration {name} was changed after it was applied",
                     )
                 continue
-            await conn.execute(sql)
+            try:
+                await conn.execute(sql)
+            except asyncpg.InsufficientPrivilegeError:
+                raise _needs_owner(name) from None
             await conn.execute("INSERT INTO schema_migrations (name, sha256) VALUES ($1, $2)", name, digest)
             applied.append(name)
+        if app_role is not None:
+            await roles.ensure_app_role(conn, app_role)
+            await roles.grant_app_role(conn, app_role)
     return applied
 
 
@@ -139,3 +166,15 @@ async def ping(conn: Executor) -> None:
 async def transaction(pool: asyncpg.Pool) -> AsyncIterator[Conn]:
     async with pool.acquire() as conn, conn.transaction():
         yield conn
+
+
+@asynccontextmanager
+async def atomic(executor: Executor) -> AsyncIterator[Conn]:
+    """A transaction on whatever runs queries: a pool's connection for its duration, or a transaction
+    (a savepoint inside one already open) on a connection."""
+    if isinstance(executor, asyncpg.Pool):
+        async with executor.acquire() as conn, conn.transaction():
+            yield conn
+    else:
+        async with executor.transaction():
+            yield executor

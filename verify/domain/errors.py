@@ -189,9 +189,87 @@ class Unavailable(VerifyError):
     retry_after = 5
 
 
+# ---------------------------------------------------------------- accounts and the review workflow
+
+
+class CredentialsExpired(Unauthorized):
+    """An API token past its expiry, or a console session past its lifetime."""
+
+    reason = "credentials_expired"
+    default_zh = "凭证已过期，请重新登录或申请新令牌"
+    default_en = "The credentials have expired; sign in again or ask for a new token"
+
+
+class CredentialsRevoked(Unauthorized):
+    """A revoked token, an ended session, or any credential of a disabled account (rule 59)."""
+
+    reason = "credentials_revoked"
+    default_zh = "凭证已被吊销或账户已停用"
+    default_en = "The credentials were revoked or the account is disabled"
+
+
+class LoginFailed(Unauthorized):
+    """Wrong login or password; the two are never told apart."""
+
+    reason = "login_failed"
+    default_zh = "账号或密码错误"
+    default_en = "Wrong login or password"
+
+
+class RoleNotAllowed(Forbidden):
+    reason = "role_not_allowed"
+    default_zh = "当前账户的角色无权执行此操作"
+    default_en = "The account's role does not allow this"
+
+
+class OutsideJurisdiction(Forbidden):
+    """A reviewer acting on an institution outside the 鉴定中心's area (rule 58)."""
+
+    reason = "outside_jurisdiction"
+    default_zh = "该机构不在本鉴定中心的管辖范围内"
+    default_en = "The institution is outside this reviewing centre's jurisdiction"
+
+
+class OwnUpload(Forbidden):
+    """Nobody reviews a batch they uploaded themselves."""
+
+    reason = "own_upload"
+    default_zh = "不能审核自己上传的批次"
+    default_en = "A batch cannot be reviewed by the account that uploaded it"
+
+
+class CsrfFailed(Forbidden):
+    reason = "csrf_failed"
+    default_zh = "表单已失效（CSRF 校验失败），请刷新页面后重试"
+    default_en = "The form has expired (CSRF check failed); reload the page and try again"
+
+
+class InvalidTransition(Conflict):
+    """A batch asked to move where its state does not lead: publishing an unapproved batch,
+    deciding twice, withdrawing a decided batch. ``details`` names the state and the action."""
+
+    reason = "invalid_transition"
+    default_zh = "批次当前状态不允许此操作"
+    default_en = "The batch's state does not allow this"
+
+
 def mapped(exc: VerifyError, table: dict[type[VerifyError], int], default: int) -> int:
     """The value of the most specific class of ``exc`` in ``table`` (HTTP status, exit code)."""
     for cls in type(exc).__mro__:
         if cls in table:
             return table[cls]
     return default
+
+
+# ---------------------------------------------------------------- the audit log (rule 60)
+
+
+class AuditChainBroken(Conflict):
+    """The audit log's hash chain does not verify (``verify audit check``): ``details["problem"]`` is
+    ``modified`` (an entry does not match its hash), ``broken_link`` (an entry does not follow the one
+    before it: one was removed or inserted) or ``head_missing`` (the expected head is gone), and
+    ``details["id"]`` names the entry. A Conflict for HTTP; its own CLI exit code (8)."""
+
+    reason = "audit_chain_broken"
+    default_zh = "审计日志哈希链校验失败"
+    default_en = "The audit log's hash chain does not verify"

@@ -88,6 +88,27 @@ class Institution:
 
 
 @dataclass(frozen=True, slots=True)
+class StatusChange:
+    """One recorded status decision, in force from ``effective`` (a date that may be ahead)."""
+
+    status: str
+    effective: date
+
+
+def status_on(changes: Iterable[StatusChange], day: date, *, initial: str = ACTIVE) -> str:
+    """The institution's status on ``day`` by the decisions' effective dates, not by when they were
+    recorded (rule 39): a suspension recorded today, effective next month, applies next month; a
+    resumption ends it. ``initial`` is the status before the first decision (a filed institution
+    starts active). ``changes`` in recording order."""
+    current = initial
+    best: date | None = None
+    for change in changes:
+        if change.effective <= day and (best is None or change.effective >= best):
+            current, best = change.status, change.effective
+    return current
+
+
+@dataclass(frozen=True, slots=True)
 class Scope:
     """One filed scope row. For 专项 the occupation code is empty, the project name is the
     occupation name and there is no level."""

@@ -82,53 +82,12 @@ def read_batch_file(
             ``bad_csv``, ``header_missing``, ``missing_columns``, ``duplicate_columns``,
             ``no_data_rows``.
     """
-    size = len(data)
-    if size > max_bytes:
-        zh = f"文件大小 {megabytes(size)} MB，超过上限 {megabytes(max_bytes)} MB"
-        en = f"The file is {megabytes(size)} MB; the limit is {megabytes(max_bytes)} MB"
-        raise too_large(
-            "file_too_large",
-            zh,
-            en,
-            size=size,
-            limit=max_bytes,
-            details={"size_bytes": size, "max_bytes": max_bytes},
-        )
-    if size == 0:
-        raise bad_file("empty_file", "文件为空", "The file is empty")
-
-    ext = _extension(filename)
-    if data.startswith(_XLSX_MAGIC):
-        file_format = "xlsx"
+    check_size(data, max_bytes)
+    file_format, delimiter = detect_format(data, filename, limits)
+    if file_format == "xlsx":
         header_line, header, keys, rows = read_xlsx(data, max_bytes, limits)
-    elif data.startswith(_OLE_MAGIC) or ext == ".xls":
-        raise bad_file(
-            "xls_not_supported",
-            "不支持旧版 Excel 97-2003（.xls）或加密的工作簿，请另存为 .xlsx 或 CSV UTF-8（逗号分隔）",
-            "Legacy Excel 97-2003 (.xls) and encrypted workbooks are not supported; "
-            "please save as .xlsx or CSV UTF-8 (comma delimited)",
-            found=ext or None,
-            allowed=".xlsx, .csv",
-        )
-    elif ext in (".xlsx", ".xlsm"):
-        raise bad_file(*NOT_WORKBOOK, found=ext)
-    elif ext in _TEXT_EXTENSIONS:
-        file_format = "csv"
-        delimiter = _delimiter(data, _TEXT_EXTENSIONS[ext], limits)
-        if not data.startswith((b"\xff\xfe", b"\xfe\xff")):  # UTF-16 is refused with its own code
-            # On the bytes, before decoding: a 50 MB line of CJK text would decode to 100 MB.
-            _check_lines(
-                data, b"\n", b"\r", b"\r\n", delimiter.encode(), limits, bytes_per_char=4, count=True
-            )
-        header_line, header, keys, rows = _read_csv(_decode_text(data), delimiter, limits)
     else:
-        raise bad_file(
-            "unsupported_type",
-            "不支持的文件类型，请上传 .xlsx 或 CSV UTF-8 文件",
-            "Unsupported file type; upload an .xlsx or a UTF-8 CSV file",
-            found=ext or None,
-            allowed=".xlsx, .csv",
-        )
+        header_line, header, keys, rows = _read_csv(csv_records(data, delimiter, limits), limits)
 
     if not rows:
         raise bad_file(
@@ -147,6 +106,57 @@ def read_batch_file(
     )
 
 
+def check_size(data: bytes, max_bytes: int) -> None:
+    """Refuse an upload over ``max_bytes`` (FileTooLarge ``file_too_large``) or empty (BadFile
+    ``empty_file``): the first step of every reader of uploaded files."""
+    size = len(data)
+    if size > max_bytes:
+        zh = f"文件大小 {megabytes(size)} MB，超过上限 {megabytes(max_bytes)} MB"
+        en = f"The file is {megabytes(size)} MB; the limit is {megabytes(max_bytes)} MB"
+        raise too_large(
+            "file_too_large",
+            zh,
+            en,
+            size=size,
+            limit=max_bytes,
+            details={"size_bytes": size, "max_bytes": max_bytes},
+        )
+    if size == 0:
+        raise bad_file("empty_file", "文件为空", "The file is empty")
+
+
+def detect_format(data: bytes, filename: str, limits: UploadLimits = DEFAULT_LIMITS) -> tuple[str, str]:
+    """``("xlsx", "")`` or ``("csv", delimiter)``: by content (ZIP magic -> XLSX, OLE magic -> legacy
+    .xls), otherwise by the extension (.csv, .tsv, .txt are text).
+
+    Raises BadFile ``xls_not_supported``, ``bad_xlsx`` (an .xlsx name on other content) or
+    ``unsupported_type``.
+    """
+    ext = _extension(filename)
+    if data.startswith(_XLSX_MAGIC):
+        return "xlsx", ""
+    if data.startswith(_OLE_MAGIC) or ext == ".xls":
+        raise bad_file(
+            "xls_not_supported",
+            "不支持旧版 Excel 97-2003（.xls）或加密的工作簿，请另存为 .xlsx 或 CSV UTF-8（逗号分隔）",
+            "Legacy Excel 97-2003 (.xls) and encrypted workbooks are not supported; "
+            "please save as .xlsx or CSV UTF-8 (comma delimited)",
+            found=ext or None,
+            allowed=".xlsx, .csv",
+        )
+    if ext in (".xlsx", ".xlsm"):
+        raise bad_file(*NOT_WORKBOOK, found=ext)
+    if ext in _TEXT_EXTENSIONS:
+        return "csv", _delimiter(data, _TEXT_EXTENSIONS[ext], limits)
+    raise bad_file(
+        "unsupported_type",
+        "不支持的文件类型，请上传 .xlsx 或 CSV UTF-8 文件",
+        "Unsupported file type; upload an .xlsx or a UTF-8 CSV file",
+        found=ext or None,
+        allowed=".xlsx, .csv",
+    )
+
+
 def _extension(filename: str) -> str:
     base = filename.replace("\\", "/").rsplit("/", 1)[-1]
     dot = base.rfind(".")
@@ -157,7 +167,9 @@ def _extension(filename: str) -> str:
 # CSV
 
 
-def _decode_text(data: bytes) -> str:
+def _decode_text(data: bytes, *, gb18030: bool = False) -> str:
+    """UTF-8 (a BOM is dropped); with ``gb18030``, a file without BOM that is not UTF-8 is read as
+    GB18030 (a superset of GBK) instead of being refused as ``encoding_gbk``."""
     if data.startswith((b"\xff\xfe", b"\xfe\xff")):
         raise bad_file(
             "encoding_utf16",
@@ -166,12 +178,25 @@ def _decode_text(data: bytes) -> str:
             found="UTF-16",
             allowed="UTF-8",
         )
-    body = data[3:] if data.startswith(_UTF8_BOM) else data
+    bom = data.startswith(_UTF8_BOM)
+    body = data[3:] if bom else data
     try:
         return body.decode("utf-8")
     except UnicodeDecodeError as exc:
         # A physical line number: this is what a text editor shows, and a bad byte has no record yet.
         line = body.count(b"\n", 0, exc.start) + 1
+        if gb18030 and not bom:  # a UTF-8 BOM says what the file is meant to be
+            try:
+                return body.decode("gb18030").removeprefix("\ufeff")
+            except UnicodeDecodeError as gb_exc:
+                line = body.count(b"\n", 0, gb_exc.start) + 1
+                raise bad_file(
+                    "encoding_unknown",
+                    f"文件既不是 UTF-8 也不是 GB18030/GBK 编码（第 {line} 行起），请另存为 CSV UTF-8",
+                    f"The file is neither UTF-8 nor GB18030/GBK (from line {line}); save it as CSV UTF-8",
+                    line=line,
+                    allowed="UTF-8, GB18030",
+                ) from None
         if _looks_gbk(body):
             raise bad_file(
                 "encoding_gbk",
@@ -212,19 +237,36 @@ def _delimiter(data: bytes, delimiter: str, limits: UploadLimits) -> str:
     return delimiter
 
 
-def _read_csv(text: str, delimiter: str, limits: UploadLimits = DEFAULT_LIMITS) -> Parsed:
+def csv_records(
+    data: bytes, delimiter: str, limits: UploadLimits = DEFAULT_LIMITS, *, gb18030: bool = False
+) -> Iterator[list[str]]:
+    """The records of a text upload, decoded (``_decode_text``) and checked against ``limits``
+    before and while ``csv.reader`` splits them; a malformed record raises BadFile ``bad_csv``
+    from the iterator. Raises FileTooLarge or BadFile (encoding) here already."""
+    if not data.startswith((b"\xff\xfe", b"\xfe\xff")):  # UTF-16 is refused with its own code
+        # On the bytes, before decoding: a 50 MB line of CJK text would decode to 100 MB. Line
+        # breaks and delimiters are single bytes that no multi-byte UTF-8 or GB18030 character holds.
+        _check_lines(data, b"\n", b"\r", b"\r\n", delimiter.encode(), limits, bytes_per_char=4, count=True)
+    text = _decode_text(data, gb18030=gb18030)
     budget = Budget(limits.cpu_seconds)
     _check_lines(text, "\n", "\r", "\r\n", delimiter, limits, bytes_per_char=1, count=False)
+    return _records(text, delimiter, limits, budget)
+
+
+def _records(text: str, delimiter: str, limits: UploadLimits, budget: Budget) -> Iterator[list[str]]:
     feed = _Feed(text, delimiter, limits, budget)
     reader = csv.reader(feed.lines(), delimiter=delimiter)
-    records = feed.records(reader)
     try:
-        header_line, header = find_header(records)
-        keys, index = map_header(header, header_line)
-        with gc_paused():
-            rows = collect(records, header_line, keys, index)
+        yield from feed.records(reader)
     except csv.Error as exc:
         raise _csv_error(exc, reader) from exc
+
+
+def _read_csv(records: Iterator[list[str]], limits: UploadLimits = DEFAULT_LIMITS) -> Parsed:
+    header_line, header = find_header(records)
+    keys, index = map_header(header, header_line)
+    with gc_paused():
+        rows = collect(records, header_line, keys, index)
     if len(rows) > limits.max_rows:
         raise lim.too_many_rows(len(rows), limits.max_rows)
     return header_line, header, keys, rows

@@ -10,7 +10,7 @@ import threading
 from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 
-from verify.domain.batch.columns import ALL_KEYS, COLUMNS, COLUMNS_BY_KEY, Column, RawRow, match_header
+from verify.domain.batch.columns import ALL_KEYS, COLUMNS, Column, RawRow, match_header
 from verify.domain.errors import BadFile, FileTooLarge, Problem
 
 MiB = 1024 * 1024
@@ -50,14 +50,22 @@ def megabytes(n: int) -> str:
 Parsed = tuple[int, list[str], tuple[str, ...], list[RawRow]]
 
 
-def find_header(records: Iterable[Sequence[str]]) -> tuple[int, list[str]]:
+def find_header(
+    records: Iterable[Sequence[str]],
+    columns: Sequence[Column] = COLUMNS,
+    hint: tuple[str, str] = ("请使用批次模板", "use the batch template"),
+) -> tuple[int, list[str]]:
     """Consume records up to and including the header row; return its line and stripped cells.
 
     The header is the first non-blank row if any cell is a known header; otherwise a later row
-    (within ``HEADER_SEARCH_ROWS`` non-blank rows) with at least three known headers, so that title
-    rows above the table are tolerated. A skipped row must look like a title (at most two filled
-    cells): a data row above the header would otherwise vanish without a word.
+    (within ``HEADER_SEARCH_ROWS`` non-blank rows) with at least three known headers (or all the
+    required ones, when fewer are required), so that title rows above the table are tolerated. A
+    skipped row must look like a title (at most two filled cells): a data row above the header would
+    otherwise vanish without a word. Known headers are those of ``columns`` (the batch template by
+    default; another reader passes its own subset); ``hint`` ends the ``header_missing`` message.
     """
+    keys = {c.key for c in columns}
+    enough = min(3, sum(1 for c in columns if c.required))
     first: tuple[int, list[str]] | None = None
     nonblank = 0
     for line, record in enumerate(records, start=1):
@@ -65,36 +73,39 @@ def find_header(records: Iterable[Sequence[str]]) -> tuple[int, list[str]]:
         if not any(cells):
             continue
         nonblank += 1
-        hits = sum(1 for c in cells if match_header(c) is not None)
+        hits = sum(1 for c in cells if match_header(c) in keys)
         if first is None:
             first = (line, cells)
             if hits:
                 return line, cells
-        elif hits >= 3:
+        elif hits >= enough:
             return line, cells
         if nonblank >= HEADER_SEARCH_ROWS or sum(1 for c in cells if c) > 2:
             break
     if first is None:
         raise bad_file("empty_file", "文件没有任何内容", "The file has no content")
     found_line, found = first
-    expected = "、".join(c.header_zh for c in COLUMNS if c.required)
+    expected = "、".join(c.header_zh for c in columns if c.required)
     raise bad_file(
         "header_missing",
-        f"未找到表头行：第 {found_line} 行应为列名（{expected} 等），请使用批次模板",
-        f"No header row found: line {found_line} should hold the column names ({expected}, ...); "
-        "use the batch template",
+        f"未找到表头行：第 {found_line} 行应为列名（{expected} 等），{hint[0]}",
+        f"No header row found: line {found_line} should hold the column names ({expected}, ...); {hint[1]}",
         line=found_line,
         found="、".join(c for c in found if c)[:200],
         allowed=expected,
     )
 
 
-def map_header(header: list[str], line: int) -> tuple[tuple[str, ...], tuple[int, ...]]:
-    """Map header cells to canonical keys in file order; unknown headers are ignored silently."""
+def map_header(
+    header: list[str], line: int, columns: Sequence[Column] = COLUMNS
+) -> tuple[tuple[str, ...], tuple[int, ...]]:
+    """Map header cells to canonical keys in file order; unknown headers (and those of template
+    columns outside ``columns``) are ignored silently."""
+    by_key = {c.key: c for c in columns}
     seen: dict[str, list[int]] = {}
     for i, cell in enumerate(header):
         key = match_header(cell)
-        if key is not None:
+        if key in by_key:
             seen.setdefault(key, []).append(i)
 
     dupes = {k: idx for k, idx in seen.items() if len(idx) > 1}
@@ -104,7 +115,7 @@ def map_header(header: list[str], line: int) -> tuple[tuple[str, ...], tuple[int
         for key, idx in dupes.items():
             where_zh = "、".join(f"{_col_letter(i)} 列“{header[i]}”" for i in idx)
             where_en = ", ".join(f'column {_col_letter(i)} "{header[i]}"' for i in idx)
-            parts_zh.append(f"{COLUMNS_BY_KEY[key].header_zh}（{where_zh}）")
+            parts_zh.append(f"{by_key[key].header_zh}（{where_zh}）")
             parts_en.append(f"{key} ({where_en})")
         raise bad_file(
             "duplicate_columns",
@@ -115,7 +126,7 @@ def map_header(header: list[str], line: int) -> tuple[tuple[str, ...], tuple[int
             details={"duplicates": {k: [_col_letter(i) for i in idx] for k, idx in dupes.items()}},
         )
 
-    missing = [c for c in COLUMNS if c.required and c.key not in seen]
+    missing = [c for c in columns if c.required and c.key not in seen]
     if missing:
         raise missing_columns(missing, header, line)
     ordered = sorted(seen.items(), key=lambda kv: kv[1][0])

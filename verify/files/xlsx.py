@@ -16,8 +16,8 @@ import io
 import warnings
 import zipfile
 import zlib
-from collections.abc import Sequence
-from typing import IO, Any
+from collections.abc import Callable, Iterator, Sequence
+from typing import IO, Any, TypeVar
 from xml.etree import ElementTree
 from xml.parsers import expat
 
@@ -32,11 +32,39 @@ NOT_WORKBOOK = (
     "The file is not a valid Excel workbook (.xlsx); re-save it from Excel as .xlsx",
 )
 
+T = TypeVar("T")
+
 _ZIP_ERRORS = (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, ValueError, EOFError, RuntimeError,
                NotImplementedError, zlib.error)  # fmt: skip
 
 
 def read_xlsx(data: bytes, max_bytes: int, limits: UploadLimits = DEFAULT_LIMITS) -> Parsed:
+    parsed = read_workbook(data, max_bytes, _batch_rows, limits)
+    if len(parsed[3]) > limits.max_rows:
+        raise lim.too_many_rows(len(parsed[3]), limits.max_rows)
+    return parsed
+
+
+def _batch_rows(raw: Iterator[Sequence[object]]) -> Parsed:
+    header_line, header = find_header(cell_text(r) for r in raw)
+    keys, index = map_header(header, header_line)
+    date_col = index[keys.index("issue_date")]
+    rows = collect((cell_text(r, date_col) for r in raw), header_line, keys, index)
+    return header_line, header, keys, rows
+
+
+def read_workbook(
+    data: bytes,
+    max_bytes: int,
+    read: Callable[[Iterator[Sequence[object]]], T],
+    limits: UploadLimits = DEFAULT_LIMITS,
+) -> T:
+    """Scan the archive against ``limits``, then hand the cell values of the first sheet, row by
+    row, to ``read`` and return what it returns (``cell_text`` turns a row into strings).
+
+    Raises FileTooLarge or BadFile (``bad_xlsx``, ``xlsx_doctype``, ``unsupported_type``); any other
+    exception ``read`` raises, other than a VerifyError, becomes ``bad_xlsx``.
+    """
     budget = Budget(limits.cpu_seconds)
     try:
         with zipfile.ZipFile(io.BytesIO(data)) as archive:
@@ -65,10 +93,10 @@ def read_xlsx(data: bytes, max_bytes: int, limits: UploadLimits = DEFAULT_LIMITS
         raise
     except _ZIP_ERRORS as exc:
         raise bad_file(*NOT_WORKBOOK) from exc
-    return _read_values(data, limits, budget)
+    return _read_values(data, read, budget)
 
 
-def _read_values(data: bytes, limits: UploadLimits, budget: Budget) -> Parsed:
+def _read_values(data: bytes, read: Callable[[Iterator[Sequence[object]]], T], budget: Budget) -> T:
     import openpyxl  # deferred: importing openpyxl costs ~0.2 s and CSV uploads never need it
 
     # openpyxl warns about harmless things in real files ("no default style", unsupported
@@ -89,20 +117,13 @@ def _read_values(data: bytes, limits: UploadLimits, budget: Budget) -> Parsed:
             sheet = workbook.worksheets[0]
             # Some generators write a wrong <dimension ref="A1"/>; trusting it would silently drop rows.
             sheet.reset_dimensions()
-            raw = budgeted(sheet.iter_rows(values_only=True), budget, every=1024)
-            header_line, header = find_header(_cell_text(r) for r in raw)
-            keys, index = map_header(header, header_line)
-            date_col = index[keys.index("issue_date")]
-            rows = collect((_cell_text(r, date_col) for r in raw), header_line, keys, index)
+            return read(budgeted(sheet.iter_rows(values_only=True), budget, every=1024))
         except VerifyError:
             raise
         except Exception as exc:
             raise bad_file(*NOT_WORKBOOK) from exc
         finally:
             workbook.close()
-    if len(rows) > limits.max_rows:
-        raise lim.too_many_rows(len(rows), limits.max_rows)
-    return header_line, header, keys, rows
 
 
 # --------------------------------------------------------------------------------------------
@@ -442,7 +463,9 @@ _EXCEL_SERIAL_MAX = 80000
 _EXCEL_EPOCH = dt.date(1899, 12, 30)
 
 
-def _cell_text(row: Sequence[object], date_col: int = -1) -> list[str]:
+def cell_text(row: Sequence[object], date_col: int = -1) -> list[str]:
+    """A sheet row as the strings a CSV would hold: dates ISO, whole numbers without ".0", and in
+    column ``date_col`` a bare Excel serial (a date cell that lost its format) as its date."""
     out: list[str] = []
     for i, value in enumerate(row):
         if value is None:

@@ -15,16 +15,17 @@ from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import BaseRoute, Route
 
 from verify.config import Settings
 from verify.crypto.signing import public_jwk, verify_signature
 from verify.domain import codes, errors, payload, reference
 from verify.domain.clock import today_cst
-from verify.domain.institution import Institution
-from verify.domain.text import check_tree
 from verify.domain.verification import Verification, verify_path
+from verify.http import public_schemas as P
+from verify.http import schemas as S
 from verify.http.errors import JSON
+from verify.http.parsing import json_body, text
+from verify.http.routes import Endpoint
 from verify.render.qr import QrCache
 from verify.services.registry import Registry
 from verify.services.status_view import StatusView
@@ -57,24 +58,37 @@ class Api:
         self.settings = settings
         self.images = QrCache()
 
-    def routes(self) -> list[BaseRoute]:
+    def endpoints(self) -> list[Endpoint]:
         # Body limits are the guard's (verify.http.guard), answered in the error shape. Starlette
         # tries routes in order: the busiest (QR scans, lookups) come first.
+        cached = {304: P.NO_BODY}  # answers with an ETag: 304 to a matching If-None-Match
         return [
-            Route("/api/v1/verify/{payload}", self.verify),
-            Route("/api/v1/lookup", self.lookup, methods=["POST"]),
-            Route("/api/v1", self.index),
-            Route("/healthz", self.healthz),
-            Route("/api/v1/codes/{number:path}", self.check_number),
-            Route("/api/v1/institutions", self.institutions),
-            Route("/api/v1/institutions/{code}", self.institution),
-            Route("/api/v1/reference", self.reference_index),
-            Route("/api/v1/reference/{name}", self.reference_table),
-            Route("/api/v1/batches", self.upload_batch, methods=["POST"]),
-            Route("/api/v1/batches/{batch_id}", self.get_batch),
-            Route("/.well-known/verify-keys.json", self.jwks),
-            Route("/api/v1/certificates/{number}/qr.{fmt:str}", self.qr_image),
-        ]
+            Endpoint("GET", "/api/v1/verify/{payload}", self.verify, ("查验二维码内容", "Verify a scanned QR payload"),
+                     query={"payload": P.PAYLOAD_SEGMENT}, responses={200: P.VERIFICATION}),
+            Endpoint("POST", "/api/v1/lookup", self.lookup, ("按编号或证件号码与姓名查询", "Look up by number or ID, and name"),
+                     body=S.LOOKUP_BODY, responses={200: P.LOOKUP_FOUND, 404: P.LOOKUP_NOT_FOUND, 422: S.ERROR, 429: S.ERROR}),
+            Endpoint("GET", "/api/v1", self.index, ("接口目录", "API index"), responses={200: P.API_INDEX}),
+            Endpoint("GET", "/healthz", self.healthz, ("健康检查", "Health check"),
+                     responses={200: P.HEALTH_OK, 503: P.HEALTH_UNAVAILABLE}),
+            Endpoint("GET", "/api/v1/openapi.json", self.openapi, ("本接口描述（OpenAPI 3.1）", "This description (OpenAPI 3.1)"),
+                     responses={200: P.OPENAPI_DOCUMENT, **cached}),
+            Endpoint("GET", "/api/v1/codes/{number:path}", self.check_number, ("检查证书编号或机构代码", "Check a number or code"),
+                     query={"number": S.CODE_INPUT}, responses={200: P.CODE_VALID, 422: P.CODE_INVALID}),
+            Endpoint("GET", "/api/v1/institutions", self.institutions, ("全部机构及状态", "Every institution and its status"),
+                     responses={200: P.INSTITUTION_LIST, **cached}),
+            Endpoint("GET", "/api/v1/institutions/{code}", self.institution, ("机构公开信息", "An institution's public record"),
+                     query={"code": S.INSTITUTION_CODE}, responses={200: P.INSTITUTION}),
+            Endpoint("GET", "/api/v1/reference", self.reference_index, ("参考表目录", "Reference tables"),
+                     responses={200: P.REFERENCE_INDEX, **cached}),
+            Endpoint("GET", "/api/v1/reference/{name}", self.reference_table, ("一张参考表", "One reference table"),
+                     query={"name": P.REFERENCE_NAME}, responses={200: P.REFERENCE_TABLE, **cached}),
+            Endpoint("GET", "/.well-known/verify-keys.json", self.jwks, ("签名公钥（JWKS）", "Signing public keys (JWKS)"),
+                     responses={200: P.JWKS, **cached}, media="application/jwk-set+json"),
+            Endpoint("GET", "/api/v1/certificates/{number}/qr.{fmt:str}", self.qr_image,
+                     ("持证人的二维码图片（查询结果中的链接）", "The holder's QR image (links in a lookup answer)"),
+                     query={"fmt": {"enum": ["png", "svg"]}, "e": P.QR_LINK_EXPIRES, "t": P.QR_LINK_TOKEN},
+                     responses={200: P.BINARY, 403: S.ERROR}, media="image/png, image/svg+xml"),
+        ]  # fmt: skip
 
     # ------------------------------------------------------------------ shared with the pages
 
@@ -82,13 +96,13 @@ class Api:
         """The one lookup path for the API and the form: number+name or ID+name, throttled per client
         address and per target (rule 57). Raises RateLimited, InvalidInput (and InvalidCode / InvalidId)."""
         client = _client_address(request, self.settings.trust_proxy)
-        name = _text(body, "name", required=True)
+        name = text(body, "name", required=True)
         if body.get("number"):
-            number = codes.normalize(_text(body, "number", required=True))
+            number = codes.normalize(text(body, "number", required=True))
             answer = await registry(request).lookup_by_number(number, name, client=client)
         elif body.get("id_number"):
             answer = await registry(request).lookup_by_id(
-                _text(body, "id_number", required=True), name, _text(body, "id_type") or "resident_id",
+                text(body, "id_number", required=True), name, text(body, "id_type") or "resident_id",
                 client=client,
             )  # fmt: skip
         else:
@@ -137,11 +151,17 @@ class Api:
                     "keys": "GET /.well-known/verify-keys.json",
                     "reference_tables": "GET /api/v1/reference",
                     "upload_batch": "POST /api/v1/batches",
+                    "batches": "GET /api/v1/batches",
                     "batch": "GET /api/v1/batches/{batch_id}",
+                    "openapi": "GET /api/v1/openapi.json",
                 },
                 "reference_version": codes.REFERENCE_VERSION,
             }
         )
+
+    async def openapi(self, request: Request) -> Response:
+        body: bytes = request.app.state.openapi
+        return _cached_bytes(request, body, "application/json", "public, max-age=300")
 
     async def healthz(self, request: Request) -> Response:
         view = status_view(request)
@@ -168,7 +188,7 @@ class Api:
         return JSON(result.to_json(), status_code=200 if result.valid else 422)
 
     async def lookup(self, request: Request) -> Response:
-        answer = await self.lookup_answer(request, await _json_body(request))
+        answer = await self.lookup_answer(request, await json_body(request))
         return JSON(
             answer, status_code=200 if answer["found"] else 404, headers={"Cache-Control": "no-store"}
         )
@@ -248,44 +268,6 @@ class Api:
         view = await registry(request).institution_view(request.path_params["code"].strip().upper())
         return JSON(view, headers={"Cache-Control": "public, max-age=60"})
 
-    async def upload_batch(self, request: Request) -> Response:
-        inst = await _institution_from_token(request)
-        limit = self.settings.max_upload_bytes
-        if request.headers.get("content-type", "").startswith("multipart/form-data"):
-            async with request.form(max_files=1, max_fields=10, max_part_size=limit) as form:
-                upload = form.get("file")
-                if upload is None or isinstance(upload, str):
-                    raise errors.BadFile(
-                        "请在表单字段 file 中上传文件", "send the file in the multipart field 'file'"
-                    )
-                data = await upload.read()
-                filename = upload.filename or "batch"
-        else:
-            data = await request.body()
-            filename = (
-                request.query_params.get("filename") or request.headers.get("x-filename") or "batch.csv"
-            )
-        result = await registry(request).import_batch(
-            inst.code, data, filename, actor=f"institution:{inst.code}", max_bytes=limit
-        )
-        return JSON(result.to_json(), status_code=201 if result.created else 200)
-
-    async def get_batch(self, request: Request) -> Response:
-        inst = await _institution_from_token(request)
-        b = await registry(request).batch_of(request.path_params["batch_id"], inst.code)
-        return JSON(
-            {
-                "batch_id": b.public_id,
-                "institution": b.institution_code,
-                "state": b.state,
-                "rows": b.row_count,
-                "filename": b.filename,
-                "sha256": b.file_sha256,
-                "submitted_at": b.submitted_at.isoformat(),
-                "published_at": b.published_at.isoformat() if b.published_at else None,
-            }
-        )
-
 
 def _cached_bytes(request: Request, body: bytes, media_type: str, cache_control: str) -> Response:
     """A public answer with an ETag of its bytes; 304 when the client already has them."""
@@ -301,49 +283,9 @@ def _cacheable(request: Request, data: dict[str, Any], *, max_age: int) -> Respo
     return _cached_bytes(request, body, "application/json", f"public, max-age={max_age}")
 
 
-async def _institution_from_token(request: Request) -> Institution:
-    scheme, _, token = request.headers.get("authorization", "").partition(" ")
-    if scheme.lower() != "bearer" or not token:
-        raise errors.Unauthorized(
-            "需要机构凭证：Authorization: Bearer <token>",
-            "institution credentials required: Authorization: Bearer <token>",
-        )
-    inst = await registry(request).institution_for_token(token.strip())
-    if inst is None:
-        raise errors.Unauthorized("凭证无效或已吊销", "the token is invalid or revoked")
-    return inst
-
-
 def _client_address(request: Request, trust_proxy: bool) -> str:
     if trust_proxy:
         forwarded = request.headers.get("x-forwarded-for", "")
         if forwarded:
             return forwarded.split(",")[0].strip()
     return request.client.host if request.client else "unknown"
-
-
-async def _json_body(request: Request) -> dict[str, Any]:
-    try:
-        body = json.loads(await request.body() or b"null")
-    except (ValueError, UnicodeDecodeError, RecursionError):  # RecursionError: "[[[[...", 1,000 deep
-        raise errors.InvalidInput(
-            "请求体必须是 JSON 对象", "the request body must be a JSON object"
-        ) from None
-    if not isinstance(body, dict):
-        raise errors.InvalidInput("请求体必须是 JSON 对象", "the request body must be a JSON object")
-    check_tree(body)
-    return body
-
-
-def _text(body: dict[str, Any], key: str, *, required: bool = False) -> str:
-    value = body.get(key)
-    if value is None or value == "":
-        if required:
-            raise errors.InvalidInput(f"缺少字段 {key}", f"missing field {key}", details={"field": key})
-        return ""
-    if not isinstance(value, str) or len(value) > 200:
-        raise errors.InvalidInput(
-            f"字段 {key} 必须是不超过 200 个字符的字符串",
-            f"field {key} must be a string of at most 200 characters",
-        )
-    return value

@@ -21,11 +21,16 @@ from starlette.types import ASGIApp, Scope
 
 from verify.config import Settings
 from verify.domain import errors
+from verify.http import openapi
 from verify.http.api import LOOKUP_BODY_LIMIT, MULTIPART_SLACK, Api
-from verify.http.errors import error_response, framework_error_handler, http_status
+from verify.http.auth import bearer_principal, console_authenticator
+from verify.http.console import UPLOAD_PATHS, Console
+from verify.http.errors import error_response, framework_error_handler, http_status, json_bytes
 from verify.http.guard import Guard
 from verify.http.middleware import CachedStatic, GzipWhenAccepted
 from verify.http.pages import Pages
+from verify.http.review_api import ReviewApi
+from verify.http.routes import EndpointRoute
 from verify.http.shedding import Shedder, ShedLimits
 from verify.services.imports import shutdown_checkers
 from verify.services.registry import UNAVAILABLE_ERRORS, Registry
@@ -85,6 +90,7 @@ def create_app(settings: Settings, *, registry_factory: Callable[[], Awaitable[R
             shutdown_checkers()
 
     api = Api(settings)
+    review_api = ReviewApi(settings)
     pages = Pages(
         settings.web_dir,
         lookup_answer=api.lookup_answer,
@@ -92,8 +98,13 @@ def create_app(settings: Settings, *, registry_factory: Callable[[], Awaitable[R
         institution_view=lambda request, code: request.app.state.registry.institution_view(code),
     )
 
+    console = Console(settings, pages)
+
     def answer(request: Request, exc: errors.VerifyError) -> Response:
-        """The error in the form the request asked for: a page for a page, JSON otherwise."""
+        """The error in the form the request asked for: a page for a page, JSON otherwise; a
+        console page that needs a sign-in sends the browser to the sign-in form."""
+        if console.is_console(request):
+            return console.error_page(request, exc, http_status(exc))
         if pages.is_page_request(request):
             return pages.error_page(request, exc, http_status(exc))
         return error_response(exc)
@@ -112,15 +123,16 @@ def create_app(settings: Settings, *, registry_factory: Callable[[], Awaitable[R
 
     # Starlette tries routes in order: the pages first, as the QR landing page (what a phone camera
     # opens) is the most requested route, then the API with its QR JSON twin first.
+    endpoints = [*pages.endpoints(), *api.endpoints(), *review_api.endpoints(), *console.endpoints()]
+    console_auth = console_authenticator(settings.max_upload_bytes)
     routes: list[BaseRoute] = [
-        *pages.routes(),
-        *api.routes(),
-        Mount("/static", app=CachedStatic(directory=settings.web_dir / "static"), name="static"),
+        EndpointRoute(e, console_auth if e.console else bearer_principal) for e in endpoints
     ]
+    routes.append(Mount("/static", app=CachedStatic(directory=settings.web_dir / "static"), name="static"))
     upload_limit = settings.max_upload_bytes + MULTIPART_SLACK
 
     def body_limit(path: str) -> int:
-        return upload_limit if path == "/api/v1/batches" else LOOKUP_BODY_LIMIT
+        return upload_limit if path in UPLOAD_PATHS else LOOKUP_BODY_LIMIT
 
     app = App(
         body_limit=body_limit,
@@ -135,4 +147,5 @@ def create_app(settings: Settings, *, registry_factory: Callable[[], Awaitable[R
             Exception: on_unexpected,
         },
     )
+    app.state.openapi = json_bytes(openapi.document(endpoints, server_url=settings.public_url))
     return app

@@ -18,7 +18,6 @@ import jinja2
 import markupsafe
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
-from starlette.routing import BaseRoute, Route
 
 from verify.domain import errors
 from verify.domain.channels import NATIONAL_HOTLINE, OFFICIAL_SITES
@@ -30,6 +29,7 @@ from verify.domain.verdicts import CHECK_STATES, OUTCOMES
 from verify.domain.verification import Verification
 from verify.http import i18n
 from verify.http.errors import JSON, retry_headers
+from verify.http.routes import Endpoint
 
 CSP = (
     "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; "
@@ -99,27 +99,29 @@ class Pages:
 
     # ------------------------------------------------------------------ plumbing
 
-    def routes(self) -> list[BaseRoute]:
+    def endpoints(self) -> list[Endpoint]:
         # The QR landing page first: Starlette tries routes in order, and scans are most requests.
+        page = "text/html"
         return [
-            Route("/C/{payload}", self.landing),  # the QR carries an upper-case URL (alphanumeric mode)
-            Route("/c/{payload}", self.landing),
-            Route("/", self.lookup_page),
-            Route("/index.json", self.lookup_page),
-            Route("/lookup", self.lookup_submit, methods=["POST"]),
-            Route("/institutions/{code}", self.institution),
-            Route("/scan", self.scan),
-            Route("/scan.json", self.scan),
-        ]
+            # The QR carries an upper-case URL (alphanumeric mode).
+            Endpoint("GET", "/C/{payload}", self.landing, ("二维码落地页", "QR landing page"), media=page),
+            Endpoint("GET", "/c/{payload}", self.landing, ("二维码落地页", "QR landing page"), media=page),
+            Endpoint("GET", "/", self.lookup_page, ("证书查询", "Certificate lookup"), media=page),
+            Endpoint("GET", "/index.json", self.lookup_page, ("证书查询（JSON）", "Certificate lookup (JSON)")),
+            Endpoint("POST", "/lookup", self.lookup_submit, ("提交查询", "Submit a lookup"), media=page),
+            Endpoint("GET", "/institutions/{code}", self.institution, ("机构公开信息", "An institution's record"), media=page),
+            Endpoint("GET", "/scan", self.scan, ("扫码查验", "Scan a QR"), media=page),
+            Endpoint("GET", "/scan.json", self.scan, ("扫码查验（JSON）", "Scan a QR (JSON)")),
+        ]  # fmt: skip
 
-    def _lang(self, request: Request) -> str:
+    def lang(self, request: Request) -> str:
         return i18n.pick_lang(
             request.query_params.get("lang"),
             request.cookies.get("lang"),
             request.headers.get("accept-language"),
         )
 
-    def _context(self, request: Request, lang: str, json_href: str | None) -> dict[str, Any]:
+    def context(self, request: Request, lang: str, json_href: str | None) -> dict[str, Any]:
         other = "en" if lang == "zh" else "zh"
         return {
             "lang": lang,
@@ -132,7 +134,7 @@ class Pages:
             "asset_version": self.asset_version,
         }
 
-    def _render(
+    def render(
         self,
         request: Request,
         template: str,
@@ -179,11 +181,11 @@ class Pages:
         )
 
     def _error(self, request: Request, lang: str, exc: errors.VerifyError, status: int) -> Response:
-        context = self._context(request, lang, None)
+        context = self.context(request, lang, None)
         context.update(
             message=exc.message_zh if lang == "zh" else exc.message_en, problems=list(exc.problems)
         )
-        response = self._render(request, "error.html", context, status=status, private=True)
+        response = self.render(request, "error.html", context, status=status, private=True)
         response.headers.update(retry_headers(exc))
         return response
 
@@ -197,19 +199,19 @@ class Pages:
 
     def error_page(self, request: Request, exc: errors.VerifyError, status: int) -> Response:
         """An error as a page in the visitor's language (the API answers the same error as JSON)."""
-        return self._error(request, self._lang(request), exc, status)
+        return self._error(request, self.lang(request), exc, status)
 
     # ------------------------------------------------------------------ lookup
 
     def _lookup_context(self, request: Request, lang: str) -> dict[str, Any]:
-        context = self._context(request, lang, "/index.json")
+        context = self.context(request, lang, "/index.json")
         context["id_types"] = [(t.value, t.label_zh if lang == "zh" else t.label_en) for t in IdType]
         context["form"] = {"mode": "", "number": "", "name": "", "id_type": IdType.RESIDENT.value}
         context["problems"] = []
         return context
 
     async def lookup_page(self, request: Request) -> Response:
-        lang = self._lang(request)
+        lang = self.lang(request)
         if self._wants_json(request):
             return self._json(
                 {
@@ -229,7 +231,7 @@ class Pages:
                     "official_sites": OFFICIAL_SITES,
                 }
             )
-        return self._render(request, "lookup.html", self._lookup_context(request, lang))
+        return self.render(request, "lookup.html", self._lookup_context(request, lang))
 
     async def lookup_submit(self, request: Request) -> Response:
         async with request.form(max_files=0, max_fields=10, max_part_size=2048) as form:
@@ -238,7 +240,7 @@ class Pages:
                 for k, v in form.items()
                 if isinstance(v, str)
             }
-        lang = fields.get("lang") if fields.get("lang") in i18n.LANGS else self._lang(request)
+        lang = fields.get("lang") if fields.get("lang") in i18n.LANGS else self.lang(request)
         assert lang is not None
         mode = "number" if fields.get("number") else "id"
         body = (
@@ -262,19 +264,19 @@ class Pages:
             # Never echo an ID number back into the page; the number and name are the user's own input.
             context["form"] = {"mode": mode, "number": fields.get("number", ""), "name": fields.get("name", ""),
                                "id_type": fields.get("id_type") or IdType.RESIDENT.value}  # fmt: skip
-            return self._render(request, "lookup.html", context, status=422, private=True)
+            return self.render(request, "lookup.html", context, status=422, private=True)
         status = 200 if answer["found"] else 404
         if self._wants_json(request):
             return self._json(answer, status=status, private=True)
-        context = self._context(request, lang, None)
+        context = self.context(request, lang, None)
         context["answer"] = answer
         context["resubmit"] = {k: v for k, v in body.items() if v}
-        return self._render(request, "results.html", context, status=status, private=True)
+        return self.render(request, "results.html", context, status=status, private=True)
 
     # ------------------------------------------------------------------ QR landing
 
     async def landing(self, request: Request) -> Response:
-        lang = self._lang(request)
+        lang = self.lang(request)
         answer = self.verification(request).to_json()
         if self._wants_json(request):
             return self._json(answer, private=True)
@@ -282,7 +284,7 @@ class Pages:
         answer = {"reason": None, "certificate": None, "revocation": None, "superseded_by": None, **answer}
         outcome = OUTCOMES[answer["outcome"]]
         other = "en" if lang == "zh" else "zh"
-        context = self._context(request, lang, f"/c/{request.path_params['payload']}.json")
+        context = self.context(request, lang, f"/c/{request.path_params['payload']}.json")
         category = (answer.get("revocation") or {}).get("category")
         context.update(
             answer=answer,
@@ -295,7 +297,7 @@ class Pages:
             as_of_text=_as_of(answer.get("status_as_of"), lang),
             check_text=lambda value: CHECK_STATES.get(value, CHECK_STATES["not_checked"]).pick(lang),
         )
-        return self._render(request, "landing.html", context, private=True)
+        return self.render(request, "landing.html", context, private=True)
 
     # ------------------------------------------------------------------ institutions
 
@@ -303,7 +305,7 @@ class Pages:
         raw = request.path_params["code"]
         as_json = raw.endswith(".json")
         code = (raw[: -len(".json")] if as_json else raw).strip().upper()
-        lang = self._lang(request)
+        lang = self.lang(request)
         try:
             view = await self.institution_view(request, code)
         except errors.NotFound as exc:
@@ -312,21 +314,21 @@ class Pages:
             return self._error(request, lang, exc, 404)
         if as_json or self._wants_json(request):
             return self._json(view)
-        context = self._context(request, lang, f"/institutions/{code}.json")
+        context = self.context(request, lang, f"/institutions/{code}.json")
         context.update(
             inst=view,
             scope_rows=_scope_rows(view["scope"], lang),
             safe_website=_safe_url(view["contact"]["website"]),
         )
-        return self._render(request, "institution.html", context)
+        return self.render(request, "institution.html", context)
 
     # ------------------------------------------------------------------ camera scanner
 
     async def scan(self, request: Request) -> Response:
-        lang = self._lang(request)
+        lang = self.lang(request)
         if self._wants_json(request):
             return self._json({"page": "scan", "lang": lang, "accepts": "/c/<payload> URLs of this service"})
-        return self._render(request, "scan.html", self._context(request, lang, "/scan.json"), csp=CSP_SCAN)
+        return self.render(request, "scan.html", self.context(request, lang, "/scan.json"), csp=CSP_SCAN)
 
 
 def _pick(pair: tuple[str, str] | None, lang: str) -> str | None:

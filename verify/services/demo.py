@@ -15,6 +15,7 @@ from verify.db import audit, batches, institutions, signatures
 from verify.db import certificates as certificate_rows
 from verify.db.pool import Executor, Pool, transaction
 from verify.domain import occupations
+from verify.domain.clock import today_cst
 from verify.domain.events import CertificateEvent
 from verify.domain.institution import SPECIAL_ASSESSOR
 from verify.services import seed
@@ -113,7 +114,7 @@ async def load(pool: Pool, protector: IdProtector, *, today: date, signer: issua
         suspended = next(p for p in plans if p.fields["code"] == "S000041030007")
         await institutions.set_institution_status(
             conn, suspended.id, "suspended", date(2026, 6, 1), reason="第十三条：限期整改期间暂停评价活动",
-            document_ref="豫人社示例〔2026〕1号", decided_by="河南省职业技能鉴定指导中心",
+            document_ref="豫人社示例〔2026〕1号", decided_by="河南省职业技能鉴定指导中心", today=today_cst(),
         )  # fmt: skip
         # A merged (并入) institution: its code goes to the 废置库 and stays resolvable (rules 40-41).
         merged_id = await institutions.insert_institution(conn, MERGED)

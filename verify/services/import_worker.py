@@ -15,9 +15,10 @@ from verify.db.copy_format import copy_text
 from verify.domain.batch.checked import CheckedBatch
 from verify.domain.batch.checks import BatchContext, check_rows
 from verify.domain.batch.columns import RawRow
-from verify.domain.institution import Institution, ScopeIndex
+from verify.domain.institution import Institution, ScopeIndex, StatusChange
 
 Compact = tuple[tuple[str, ...], list[tuple[int, tuple[str, ...]]]]
+Unsealed = tuple[Institution, ScopeIndex, date, tuple[StatusChange, ...], frozenset[bytes] | None]
 
 
 def compact(rows: Sequence[RawRow]) -> Compact:
@@ -26,21 +27,20 @@ def compact(rows: Sequence[RawRow]) -> Compact:
     return keys, [(r.line, tuple(r.values[k] for k in keys)) for r in rows]
 
 
-def check_part(
-    part: Compact,
-    issuer: Institution,
-    scopes: ScopeIndex,
-    index_key: bytes,
-    enc_key: bytes,
-    today: date,
-    batch_id: int,
-) -> CheckedBatch:
-    """``check_rows`` for one part of a batch, in a worker process: the sealer is rebuilt here and
-    good rows come back encoded for COPY (in ``encoded``), not as objects."""
+def check_part(part: Compact, ctx: Unsealed, index_key: bytes, enc_key: bytes, batch_id: int) -> CheckedBatch:
+    """``check_rows`` for one part of a batch, in a worker process: the context arrives without
+    its sealer, which is rebuilt here from the keys, and good rows come back encoded for COPY (in
+    ``encoded``), not as objects."""
     keys, rows = part
     raw = [RawRow(line, dict(zip(keys, values, strict=True))) for line, values in rows]
-    ctx = BatchContext(issuer, scopes, IdProtector(index_key, enc_key), today)
-    return encoded(check_rows(raw, ctx, cross_row=False), issuer.id, batch_id)
+    issuer, scopes, today, history, roster = ctx
+    full = BatchContext(issuer, scopes, IdProtector(index_key, enc_key), today, history, roster)
+    return encoded(check_rows(raw, full, cross_row=False), issuer.id, batch_id)
+
+
+def unsealed(ctx: BatchContext) -> Unsealed:
+    """The context without its sealer, to send to a worker process."""
+    return ctx.issuer, ctx.scopes, ctx.today, ctx.history, ctx.roster
 
 
 def encoded(part: CheckedBatch, institution_id: int, batch_id: int) -> CheckedBatch:

@@ -12,7 +12,7 @@ import os
 import secrets
 import sys
 from collections.abc import AsyncIterator, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date
 from typing import Any
 
@@ -20,13 +20,16 @@ from verify.crypto.idkeys import IdKeys
 from verify.crypto.idprotect import IdProtector
 from verify.db import audit, batches, certificates, institutions
 from verify.db.pool import Pool, UniqueViolation, transaction
-from verify.domain.batch.checked import CheckedBatch, duplicate_existing, finish
+from verify.domain.batch.checked import CheckedBatch, capped, duplicate_existing, finish
 from verify.domain.batch.checks import BatchContext, check_rows
 from verify.domain.batch.columns import RawRow
-from verify.domain.errors import BatchRejected, Forbidden, NotFound, Problem
-from verify.domain.institution import STATUS_LABELS, Institution, ScopeIndex
+from verify.domain.batch.plan import BatchPlan, plan_warnings
+from verify.domain.errors import BatchRejected, Forbidden, InvalidId, NotFound, Problem
+from verify.domain.holder_ids import ID_TYPE_LABELS_ZH, IdType, validate_id
+from verify.domain.institution import ACTIVE, STATUS_LABELS, ScopeIndex, status_on
 from verify.files.batchfile import read_batch_file
-from verify.services.import_worker import check_part, compact, encoded
+from verify.files.roster import read_roster
+from verify.services.import_worker import check_part, compact, encoded, unsealed
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,13 +60,29 @@ class BatchImports:
     parallel_min_rows: int
 
     async def import_batch(
-        self, institution_code: str, data: bytes, filename: str, *, actor: str, max_bytes: int
+        self,
+        institution_code: str,
+        data: bytes,
+        filename: str,
+        *,
+        actor: str,
+        max_bytes: int,
+        plan: BatchPlan | None = None,
+        roster: tuple[bytes, str] | None = None,
+        account_id: int | None = None,
+        role: str = "operator",
+        request_id: str | None = None,
     ) -> ImportResult:
-        """Check and store a result batch, all or nothing.
+        """Check and store a result batch, all or nothing, as submitted for review.
+
+        ``plan`` is the assessment plan the batch reports on (rule 31, warnings of rule 33);
+        ``roster`` the roster file of the candidates filed before the assessment, as (bytes,
+        filename) (rule 34: holders not on it are flagged for the reviewer).
 
         Raises BadFile / FileTooLarge (file unreadable), NotFound (no such institution), Forbidden
-        (institution not active, rule 39), BatchRejected (every bad row listed; nothing written).
-        Re-uploading the same file returns the first batch and writes nothing.
+        (institution not active, rule 39), BatchRejected (every bad row listed, the roster's bad
+        rows too; nothing written). Re-uploading the same file returns the first batch and writes
+        nothing.
         """
         # Reading a large file takes seconds of CPU: keep the event loop (lookups) responsive meanwhile.
         parsed = await asyncio.to_thread(read_batch_file, data, filename, max_bytes=max_bytes)
@@ -78,7 +97,12 @@ class BatchImports:
             return ImportResult(
                 existing.public_id, institution.code, existing.state, existing.row_count, False, ()
             )
-        if not institution.active:
+        today = self.today()
+        await institutions.apply_due_statuses(self.pool, today)
+        history = tuple(await institutions.status_changes(self.pool, institution.id))
+        status_now = status_on(history, today, initial=institution.status) if history else institution.status
+        if status_now != ACTIVE:
+            institution = replace(institution, status=status_now)
             zh, en = STATUS_LABELS[institution.status]
             raise Forbidden(
                 f"机构状态为“{zh}”（自 {institution.status_since}），不得上传新的证书数据",
@@ -86,6 +110,11 @@ class BatchImports:
                 details={"rule": 39, "status": institution.status},
             )
         scopes = ScopeIndex(await institutions.institution_scopes(self.pool, institution.id))
+        roster_keys = None
+        if roster is not None:
+            rows = await asyncio.to_thread(read_roster, roster[0], roster[1], max_bytes=max_bytes)
+            roster_keys = self._roster_keys(rows)
+            plan = replace(plan or BatchPlan(None, None, None, None, None), roster_size=len(rows))
         checked = CheckedBatch()
         duplicate = False
         public_id = "B" + secrets.token_hex(8).upper()
@@ -100,10 +129,18 @@ class BatchImports:
                     file_format=parsed.file_format,
                     row_count=len(parsed.rows),
                     submitted_by=actor,
+                    submitted_account=account_id,
+                    plan=plan.to_json() if plan else None,
                 )
+                if roster_keys is not None:
+                    await batches.add_roster(conn, batch_id, sorted(roster_keys))
                 # Parts are checked in worker processes while earlier good parts stream into the open
                 # transaction with COPY; any problem anywhere rolls the whole batch back (D5, D10).
-                async for part in self._check_parts(parsed.rows, institution, scopes, batch_id):
+                async for part in self._check_parts(
+                    parsed.rows,
+                    BatchContext(institution, scopes, self.protector, today, history, roster_keys),
+                    batch_id,
+                ):
                     checked.extend(part)
                     if checked.ok and not duplicate and part.encoded:
                         try:
@@ -113,13 +150,17 @@ class BatchImports:
                 finish(checked)
                 if not checked.ok or duplicate:
                     raise _RollBack
+                if plan is not None:
+                    checked.warnings.extend(
+                        plan_warnings(plan, submitted_on=today, appraisal=institution.kind == "appraisal")
+                    )
+                warnings = capped(checked.warnings)
+                await batches.set_warnings(conn, batch_id, [w.to_json() for w in warnings])
                 await audit.audit(
-                    conn,
-                    actor,
-                    "batch.submit",
-                    public_id,
-                    {"institution": institution.code, "rows": checked.good},
-                )
+                    conn, actor, "batch.submit", public_id,
+                    {"institution": institution.code, "rows": checked.good, "warnings": len(checked.warnings)},
+                    role=role, request_id=request_id,
+                )  # fmt: skip
         except _RollBack:
             problems = list(checked.problems)
             if duplicate:
@@ -134,12 +175,35 @@ class BatchImports:
             again = await batches.find_batch_by_file(self.pool, institution.id, parsed.sha256)
             assert again is not None
             return ImportResult(again.public_id, institution.code, again.state, again.row_count, False, ())
-        return ImportResult(
-            public_id, institution.code, "submitted", checked.good, True, tuple(checked.warnings)
-        )
+        return ImportResult(public_id, institution.code, "submitted", checked.good, True, tuple(warnings))
+
+    def _roster_keys(self, roster: list[tuple[int, str, str]]) -> frozenset[bytes]:
+        """Blind indexes of the roster's IDs (no ID is stored). Raises BatchRejected listing every
+        roster row whose ID does not read."""
+        keys: set[bytes] = set()
+        problems: list[Problem] = []
+        for line, raw_type, raw_id in roster:
+            id_type = ID_TYPE_LABELS_ZH.get(raw_type.strip()) or (
+                IdType(raw_type.strip()) if raw_type.strip() in {t.value for t in IdType} else None
+            )
+            try:
+                canonical = validate_id(raw_id, id_type or IdType.RESIDENT, today=self.today())
+            except InvalidId as exc:
+                problems.append(Problem(code=exc.reason, message_zh=f"考生名册：{exc.message_zh}",
+                                        message_en=f"roster: {exc.message_en}", line=line, column="证件号码"))  # fmt: skip
+                continue
+            keys.add(self.protector.blind_index(id_type or IdType.RESIDENT, canonical))
+        if problems:
+            raise BatchRejected(
+                f"考生名册有 {len(problems)} 行证件号码无效，未写入任何数据",
+                f"{len(problems)} roster rows have an invalid ID; nothing was written",
+                problems=problems[:1000],
+                details={"roster_rows": len(roster), "bad_rows": len(problems)},
+            )
+        return frozenset(keys)
 
     async def _check_parts(
-        self, rows: list[RawRow], institution: Institution, scopes: ScopeIndex, batch_id: int
+        self, rows: list[RawRow], ctx: BatchContext, batch_id: int
     ) -> AsyncIterator[CheckedBatch]:
         """Yield the checked parts of a batch in file order.
 
@@ -147,9 +211,8 @@ class BatchImports:
         CPU-bound pure Python (~20 µs a row) and would otherwise both use one core and stall the
         event loop that serves lookups.
         """
-        today = self.today()
+        institution = ctx.issuer
         if self.id_keys is None or len(rows) < self.parallel_min_rows:
-            ctx = BatchContext(institution, scopes, self.protector, today)
             yield encoded(check_rows(rows, ctx, cross_row=False), institution.id, batch_id)
             return
         loop = asyncio.get_running_loop()
@@ -161,11 +224,9 @@ class BatchImports:
                 executor,
                 check_part,
                 compact(rows[i : i + size]),
-                institution,
-                scopes,
+                unsealed(ctx),
                 keys.index_key,
                 keys.enc_key,
-                today,
                 batch_id,
             )  # fmt: skip
             for i in range(0, len(rows), size)

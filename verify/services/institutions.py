@@ -4,26 +4,26 @@
 
 from __future__ import annotations
 
-import hashlib
-import secrets
 from collections.abc import Callable
 from datetime import date
 from typing import Any
 
-from verify.db import audit, credentials, institutions
+from verify.db import audit, institutions
 from verify.db.pool import Pool, transaction
 from verify.domain import codes
+from verify.domain.accounts import Action, Principal, authorize
 from verify.domain.batch.cells import normalize_job
 from verify.domain.certificate import level_json
 from verify.domain.channels import NATIONAL_HOTLINE, OFFICIAL_SITES
-from verify.domain.errors import InvalidCode, InvalidInput, Problem
+from verify.domain.errors import InvalidCode, InvalidInput, Problem, RoleNotAllowed
 from verify.domain.institution import (
+    ACTIVE,
     KIND_LABELS,
     MERGED,
     SPECIAL_ASSESSOR,
     STATUS_LABELS,
+    SUSPENDED,
     TERMINATED,
-    Institution,
     Scope,
 )
 
@@ -198,10 +198,22 @@ class InstitutionAdmin:
         document_ref: str | None,
         actor: str,
         merged_into: str | None = None,
+        by: Principal | None = None,
+        request_id: str | None = None,
     ) -> dict[str, Any]:
-        """Record a status decision with its history. Certificates already issued are untouched
-        (rule 38); new uploads are refused while not active (rule 39). A merger retires the code
-        into the 废置库 (rules 40-41). Raises NotFound, InvalidInput."""
+        """Record a status decision with its history, in force from ``effective`` (which may be
+        ahead: it then applies from that day). Certificates already issued are untouched (rule 38);
+        new uploads are refused while not active, and rows dated inside a suspension or after a
+        termination always (rule 39). A merger retires the code into the 废置库 (rules 40-41).
+        Reviewers (in their jurisdiction) and regulators may only suspend and resume; the operator
+        may record any decision. Raises NotFound, InvalidInput, RoleNotAllowed, OutsideJurisdiction."""
+        if by is not None:
+            authorize(by, Action.INSTITUTION_STATUS, await institutions.owner_of(self.pool, institution_code))
+            if status not in (SUSPENDED, ACTIVE):
+                raise RoleNotAllowed(
+                    "审核与监管账号只能暂停或恢复机构的评价活动",
+                    "reviewers and regulators may only suspend or resume",
+                )
         if status not in STATUS_LABELS:
             raise InvalidInput(
                 f"状态必须是 {', '.join(STATUS_LABELS)} 之一",
@@ -220,27 +232,15 @@ class InstitutionAdmin:
         async with transaction(self.pool) as conn:
             await institutions.set_institution_status(
                 conn, inst.id, status, effective, reason=reason, document_ref=document_ref, decided_by=actor,
-                merged_into=target.code if target else None,
+                merged_into=target.code if target else None, today=self.today(),
             )  # fmt: skip
             if status in (MERGED, TERMINATED):
                 await institutions.retire_code(conn, inst.id, inst.code, effective, reason)
             await audit.audit(conn, actor, "institution.status", inst.code,
                               {"status": status, "effective": effective.isoformat(), "reason": reason,
-                               "document_ref": document_ref, "merged_into": target.code if target else None})  # fmt: skip
+                               "document_ref": document_ref, "merged_into": target.code if target else None},
+                              role=by.role.value if by else "operator", request_id=request_id, reason=reason)  # fmt: skip
         return await self.institution_view(inst.code)
-
-    # ------------------------------------------------------------------ upload tokens
-
-    async def issue_token(self, institution_code: str, *, label: str, actor: str) -> str:
-        """Mint an API token for an institution's uploads; only its SHA-256 is stored. Raises NotFound."""
-        inst = await institutions.get_institution(self.pool, institution_code)
-        token = "vt_" + secrets.token_urlsafe(32)
-        await credentials.add_credential(self.pool, hashlib.sha256(token.encode()).digest(), inst.id, label)
-        await audit.audit(self.pool, actor, "credential.issue", inst.code, {"label": label})
-        return token
-
-    async def institution_for_token(self, token: str) -> Institution | None:
-        return await credentials.institution_for_token(self.pool, hashlib.sha256(token.encode()).digest())
 
 
 def _wrong_kind(code: str, zh: str, en: str) -> list[Problem]:

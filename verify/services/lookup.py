@@ -17,7 +17,7 @@ from datetime import date
 from typing import Any
 
 from verify.crypto.idprotect import IdProtector
-from verify.db import certificates, signatures
+from verify.db import audit, certificates, signatures
 from verify.db.pool import DATABASE_ERRORS, Executor, Pool
 from verify.domain import codes, names
 from verify.domain.certificate import Published, published_json
@@ -168,7 +168,11 @@ class Lookups:
     def qr_link_valid(self, number: str, expires: int, token: str, now: float) -> bool:
         if self.qr_link_key is None or expires < now:
             return False
-        return hmac.compare_digest(self.qr_link_token(number, expires), token)
+        # As bytes: compare_digest refuses str with non-ASCII characters (TypeError), and the token
+        # comes from the query string as typed.
+        return hmac.compare_digest(
+            self.qr_link_token(number, expires).encode(), token.encode("utf-8", "replace")
+        )
 
     async def qr_payload(self, number: str) -> bytes:
         """The signed payload of a published certificate. Raises NotFound."""
@@ -177,8 +181,15 @@ class Lookups:
             raise NotFound("该证书未发布或尚未签名", "the certificate is not published or not signed")
         return found
 
-    async def published_payloads(self) -> AsyncIterator[tuple[str, bytes]]:
-        """Every published, signed certificate's (number, payload), streamed (for bulk printing)."""
+    async def published_payloads(
+        self, *, actor: str, role: str | None = None, reason: str | None = None
+    ) -> AsyncIterator[tuple[str, bytes]]:
+        """Every published, signed certificate's (number, payload), streamed (for bulk printing).
+
+        A non-public read of everything: audited (``certificates.qr_all``) on its own, before the
+        first row, so a reader that stops early was still recorded and the chain's lock is not held
+        while the rows stream."""
+        await audit.audit(self.pool, actor, "certificates.qr_all", None, None, role=role, reason=reason)
         async with self.pool.acquire() as conn:
             async for item in signatures.published_payloads(conn):
                 yield item

@@ -10,7 +10,8 @@ from typing import Any
 
 from verify.crypto import issuance
 from verify.db import audit, batches, certificates, signatures
-from verify.db.pool import Pool, transaction
+from verify.db.pool import Conn, Pool, transaction
+from verify.domain.batch.lifecycle import BatchMove, after
 from verify.domain.errors import Conflict, InvalidInput, NotFound
 from verify.domain.events import CertificateEvent
 
@@ -21,33 +22,43 @@ class Publication:
     async def publish(
         self, batch_public_id: str, *, actor: str, signer: issuance.SignerLike
     ) -> dict[str, Any]:
-        """Sign every certificate of a batch and make them publicly verifiable, in one transaction.
+        """Sign every certificate of an approved batch and make them publicly verifiable, in one
+        transaction (rule 32: only after a reviewing centre approved it).
 
         Only the publishing process holds ``signer`` (the web process never does). Raises NotFound,
-        Conflict (rejected batch)."""
+        InvalidTransition (not approved, already published)."""
         async with transaction(self.pool) as conn:
             b = await batches.lock_batch(conn, batch_public_id)
-            if b.state == "rejected":
-                raise Conflict("已驳回的批次不能发布", "a rejected batch cannot be published")
-            if b.state == "published":
-                raise Conflict(
-                    "该批次已经发布；如需重新签名请使用 verify resign",
-                    "the batch is already published; to re-sign use verify resign",
-                )
-            items = await signatures.batch_records_to_sign(conn, b.id)
-            signed = await asyncio.to_thread(issuance.sign_certificates, items, signer)
-            await signatures.copy_signatures(conn, signed)
-            await batches.mark_batch_published(conn, b.id)
-            count = len(signed)
-            await audit.audit(
-                conn, actor, "batch.publish", batch_public_id, {"certificates": count, "kid": signer.kid}
-            )
-        return {
-            "batch_id": batch_public_id,
-            "state": "published",
-            "certificates": count,
-            "kid": signer.kid,
-        }
+            return await self._publish_locked(conn, b, actor=actor, signer=signer)
+
+    async def publish_next(self, *, actor: str, signer: issuance.SignerLike) -> dict[str, Any] | None:
+        """Publish the oldest approved batch no other signer holds (``verify signer run``);
+        None when the queue is empty. Two signers never publish one batch: each claims its batch
+        with FOR UPDATE SKIP LOCKED and publishes it in that same transaction."""
+        async with transaction(self.pool) as conn:
+            b = await batches.claim_approved(conn)
+            if b is None:
+                return None
+            return await self._publish_locked(conn, b, actor=actor, signer=signer)
+
+    async def _publish_locked(
+        self, conn: Conn, b: batches.BatchRow, *, actor: str, signer: issuance.SignerLike
+    ) -> dict[str, Any]:
+        after(b.state, BatchMove.PUBLISH)
+        items = await signatures.batch_records_to_sign(conn, b.id)
+        signed = await asyncio.to_thread(issuance.sign_certificates, items, signer)
+        await signatures.copy_signatures(conn, signed)
+        await batches.mark_batch_published(conn, b.id)
+        count = len(signed)
+        await audit.audit(
+            conn,
+            actor,
+            "batch.publish",
+            b.public_id,
+            {"certificates": count, "kid": signer.kid},
+            role="signer",
+        )
+        return {"batch_id": b.public_id, "state": "published", "certificates": count, "kid": signer.kid}
 
     async def resign(self, kid: str, *, actor: str, signer: issuance.SignerLike) -> int:
         """Re-sign every certificate signed by ``kid`` with ``signer`` (after a key compromise; the

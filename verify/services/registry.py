@@ -1,6 +1,7 @@
 """The service's use cases over one pool and one ID protector, shared by the HTTP app and the CLI.
 
-Each group of use cases is a mixin in its own module (imports, lookup, publication, institutions);
+Each group of use cases is a mixin in its own module (imports, lookup, publication, institutions,
+accounts, review);
 this class holds what they share. SQL stays in ``verify.db``, rules in ``verify.domain``.
 """
 
@@ -9,17 +10,19 @@ from __future__ import annotations
 import hmac
 import os
 from collections.abc import Callable
-from datetime import date
+from datetime import date, timedelta
 
 from verify.crypto.idkeys import IdKeys
 from verify.crypto.idprotect import IdProtector
 from verify.db.pool import DATABASE_ERRORS, Pool, ping, reachable
 from verify.domain.clock import today_cst
 from verify.domain.throttle import ThrottlePolicy
+from verify.services.accounts import Accounts
 from verify.services.imports import BatchImports
 from verify.services.institutions import InstitutionAdmin
 from verify.services.lookup import Lookups
 from verify.services.publication import Publication
+from verify.services.review import Review
 from verify.services.status_view import StatusView
 from verify.services.throttle import Throttle
 
@@ -27,7 +30,7 @@ from verify.services.throttle import Throttle
 UNAVAILABLE_ERRORS = DATABASE_ERRORS
 
 
-class Registry(BatchImports, Lookups, Publication, InstitutionAdmin):
+class Registry(BatchImports, Lookups, Publication, InstitutionAdmin, Accounts, Review):
     def __init__(
         self,
         pool: Pool,
@@ -38,6 +41,10 @@ class Registry(BatchImports, Lookups, Publication, InstitutionAdmin):
         parallel_min_rows: int = 20_000,
         dsn: str | None = None,
         throttle: ThrottlePolicy | None = None,
+        login_throttle: ThrottlePolicy | None = None,
+        session_lifetime: timedelta = timedelta(hours=8),
+        session_idle: timedelta = timedelta(minutes=30),
+        token_lifetime: timedelta = timedelta(days=90),
     ) -> None:
         self.pool = pool
         # The certificate reads of public lookups; a read replica's pool when one is configured
@@ -61,6 +68,16 @@ class Registry(BatchImports, Lookups, Publication, InstitutionAdmin):
             else os.urandom(32)
         )
         self.throttle = Throttle(pool, throttle_key, throttle or ThrottlePolicy())
+        # Console sign-ins: their own key, so login counters never share rows with lookups'.
+        login_key = (
+            hmac.digest(id_keys.index_key, b"verify.login-throttle.v1", "sha256")
+            if id_keys is not None
+            else os.urandom(32)
+        )
+        self.login_throttle = Throttle(pool, login_key, login_throttle or ThrottlePolicy(per_address=20))
+        self.session_lifetime = session_lifetime
+        self.session_idle = session_idle
+        self.token_lifetime = token_lifetime
         self.today = today
         self.parallel_min_rows = parallel_min_rows
 

@@ -5,6 +5,7 @@ Shared by the CLI and the ASGI entry point so both open the database the same wa
 
 from __future__ import annotations
 
+from datetime import timedelta
 from pathlib import Path
 
 from verify.config import Settings
@@ -12,6 +13,7 @@ from verify.crypto.idkeys import IdKeys, load_or_create_id_keys
 from verify.crypto.idprotect import IdProtector
 from verify.db.cluster import EmbeddedCluster
 from verify.db.pool import Executor, create_pool, migrate
+from verify.db.roles import APP_ROLE
 from verify.services.keyring import Keyring
 from verify.services.registry import Registry
 
@@ -23,10 +25,35 @@ def embedded_cluster(settings: Settings) -> EmbeddedCluster:
 
 
 def database_dsn(settings: Settings, database: str = DATABASE) -> str:
-    """The DSN to use, without starting anything."""
+    """The DSN the app's pools use, without starting anything: VERIFY_DATABASE_URL as given, else the
+    embedded cluster's socket as the application role ``verify_app`` (docs/SECURITY.md §7.2)."""
+    if settings.database_url:
+        return settings.database_url
+    return embedded_cluster(settings).dsn(database, user=APP_ROLE)
+
+
+def migration_dsn(settings: Settings, database: str = DATABASE) -> str:
+    """The DSN migrations run with: VERIFY_DATABASE_URL as given, else the embedded cluster's
+    superuser, the schema's owner."""
     if settings.database_url:
         return settings.database_url
     return embedded_cluster(settings).dsn(database)
+
+
+def app_role(settings: Settings) -> str | None:
+    """The role every migration run creates when missing and grants (``verify.db.roles``):
+    ``verify_app`` on the embedded cluster; none with VERIFY_DATABASE_URL, whose role is the
+    operator's to set up (``verify db migrate --grant ROLE``, docs/SECURITY.md §7.2)."""
+    return None if settings.database_url else APP_ROLE
+
+
+async def _migrate(dsn: str, role: str | None) -> list[str]:
+    # A pool of one, closed at once: the owner's connection is held only while migrating.
+    pool = await create_pool(dsn, max_size=1)
+    try:
+        return await migrate(pool, app_role=role)
+    finally:
+        await pool.close()
 
 
 def ensure_database(settings: Settings, database: str = DATABASE) -> tuple[str, bool]:
@@ -39,7 +66,7 @@ def ensure_database(settings: Settings, database: str = DATABASE) -> tuple[str, 
     cluster = embedded_cluster(settings)
     first = cluster.ensure_running()
     cluster.ensure_database(database)
-    return cluster.dsn(database), first
+    return database_dsn(settings, database), first
 
 
 def id_keys(settings: Settings) -> tuple[IdKeys, bool]:
@@ -49,21 +76,25 @@ def id_keys(settings: Settings) -> tuple[IdKeys, bool]:
     )
 
 
-async def open_registry(settings: Settings, *, dsn: str | None = None, max_size: int = 10) -> Registry:
-    """Open a pool, apply pending migrations and build the Registry. Raises Unavailable, ConfigError."""
+async def open_registry(
+    settings: Settings, *, dsn: str | None = None, owner_dsn: str | None = None, max_size: int = 10
+) -> Registry:
+    """Apply pending migrations (and the app role's grants) as the owner (``owner_dsn``, default
+    ``migration_dsn``), then open the app's pool (``dsn``, default ``database_dsn``) and build the
+    Registry. Raises Unavailable, ConfigError."""
     keys, _ = id_keys(settings)
+    await _migrate(owner_dsn or migration_dsn(settings), app_role(settings))
     pool = await create_pool(dsn or database_dsn(settings), max_size=max_size)
-    try:
-        await migrate(pool)
-    except BaseException:
-        await pool.close()
-        raise
     return Registry(
         pool,
         IdProtector(keys.index_key, keys.enc_key),
         id_keys=keys,
         dsn=dsn or database_dsn(settings),
         throttle=settings.throttle,
+        login_throttle=settings.login_throttle,
+        session_lifetime=timedelta(hours=settings.session_hours),
+        session_idle=timedelta(minutes=settings.session_idle_minutes),
+        token_lifetime=timedelta(days=settings.token_days),
     )
 
 
@@ -83,19 +114,17 @@ async def open_read_pool(registry: Registry, settings: Settings, *, max_size: in
         )  # fmt: skip
 
 
-def keyring(settings: Settings, pool: Executor) -> Keyring:
-    return Keyring(pool, settings.signing_keys_dir, settings.public_keys_dir)
+def keyring(settings: Settings, pool: Executor, *, actor: str = "system", role: str | None = None) -> Keyring:
+    """The signing keys; key changes are audited as ``actor`` in ``role``."""
+    return Keyring(pool, settings.signing_keys_dir, settings.public_keys_dir, actor=actor, role=role)
 
 
 def dev_passphrase_file(settings: Settings) -> Path:
     return settings.home / "secrets" / "dev-signing-passphrase"
 
 
-async def migrate_database(settings: Settings) -> list[str]:
-    """Start the database if needed and apply pending migrations; returns the names applied."""
-    dsn, _ = ensure_database(settings)
-    pool = await create_pool(dsn, max_size=1)
-    try:
-        return await migrate(pool)
-    finally:
-        await pool.close()
+async def migrate_database(settings: Settings, *, grant: str | None = None) -> list[str]:
+    """Start the database if needed and apply pending migrations as the owner; returns the names
+    applied. ``grant`` names the role to create if missing and grant (default ``app_role``)."""
+    ensure_database(settings)
+    return await _migrate(migration_dsn(settings), grant or app_role(settings))

@@ -47,6 +47,9 @@ class Throttle:
     def id_target(self, blind_index: bytes) -> bytes:
         return self._key(b"id", blind_index)
 
+    def account_target(self, login: str) -> bytes:
+        return self._key(b"login", login.encode("utf-8", "replace"))
+
     async def admit(self, address: str, target: bytes) -> Ticket:
         """Count one lookup of ``target`` from ``address``. Raises RateLimited (with the seconds to
         wait) when the address is over its budget or the target is closed."""

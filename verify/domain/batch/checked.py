@@ -145,3 +145,31 @@ def serial_warnings(serials: list[Serial], limit: int = 100) -> list[Problem]:
 
 def _warning(line: int | None, code: str, zh: str, en: str) -> Problem:
     return problem(line, "number", None, code, zh, en, 14, severity="warning")
+
+
+WARNINGS_PER_CODE = 1000
+
+
+def capped(warnings: list[Problem], per_code: int = WARNINGS_PER_CODE) -> list[Problem]:
+    """The warnings a reviewer is shown: at most ``per_code`` of each kind, in file order, and for a
+    kind with more, one line saying how many more there are (a batch where nobody is on the roster
+    would otherwise store a warning per row)."""
+    seen: dict[str, int] = defaultdict(int)
+    out: list[Problem] = []
+    for w in warnings:
+        seen[w.code] += 1
+        if seen[w.code] <= per_code:
+            out.append(w)
+    for code, count in seen.items():
+        if count > per_code:
+            first = next(w for w in out if w.code == code)
+            out.append(
+                Problem(
+                    code=f"{code}_more",
+                    message_zh=f"另有 {count - per_code} 条同类提示未列出",
+                    message_en=f"{count - per_code} more warnings of this kind are not listed",
+                    rule=first.rule,
+                    severity="warning",
+                )  # fmt: skip
+            )
+    return out

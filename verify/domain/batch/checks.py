@@ -23,7 +23,7 @@ from verify.domain.batch.columns import COLUMNS_BY_KEY, RawRow
 from verify.domain.certificate import PAPER, Certificate, record_of
 from verify.domain.errors import InvalidCode, InvalidId, InvalidName, Problem
 from verify.domain.holder_ids import ID_TYPE_LABELS_ZH, IdType, id_tail, validate_id
-from verify.domain.institution import Institution, ScopeIndex
+from verify.domain.institution import ACTIVE, STATUS_LABELS, Institution, ScopeIndex, StatusChange, status_on
 
 SKILL_KINDS = (codes.CodeKind.SKILL_LEVEL, codes.CodeKind.SKILL_LEVEL_HENAN)
 # Optional template columns a 专项 certificate keeps as they are (rule 29).
@@ -53,6 +53,10 @@ class BatchContext:
     scopes: ScopeIndex
     sealer: IdSealer
     today: date
+    # The issuer's status decisions with their effective dates (rule 39); none = never changed.
+    history: tuple[StatusChange, ...] = ()
+    # Blind indexes of the roster filed in advance (rule 34); None = no roster was filed.
+    roster: frozenset[bytes] | None = None
 
 
 class Row:
@@ -145,6 +149,21 @@ def issue_date(row: Row, ctx: BatchContext) -> None:
         return
     if row.issue_date > ctx.today:
         row.bad("issue_date", raw, "date_in_future", "发证日期晚于今天", "the issue date is after today")
+
+
+def issuer_open_on_date(row: Row, ctx: BatchContext) -> None:
+    """The issuer could issue on the issue date: not inside a suspension, not after a termination
+    or merger, by the decisions' effective dates (rule 39)."""
+    if row.issue_date is None or not ctx.history:
+        return
+    status = status_on(ctx.history, row.issue_date)
+    if status != ACTIVE:
+        zh, en = STATUS_LABELS[status]
+        row.bad(
+            "issue_date", row.cell("issue_date"), "issuer_not_active_on_date",
+            f"发证日期当天机构状态为“{zh}”，不得发证", f"on the issue date the institution was {en}; it could not issue",
+            39,
+        )  # fmt: skip
 
 
 def year_matches_date(row: Row, ctx: BatchContext) -> None:
@@ -300,6 +319,24 @@ def henan_position10(row: Row, ctx: BatchContext) -> None:
         )
 
 
+def on_roster(row: Row, ctx: BatchContext) -> None:
+    """Warning: the holder is not on the roster the institution filed before the assessment (rule 34)."""
+    assert row.certificate is not None
+    if ctx.roster is not None and row.certificate.id_index not in ctx.roster:
+        row.warnings.append(
+            problem(
+                row.line,
+                "id_number",
+                None,
+                "not_on_roster",
+                "持证人不在考前报备的考生名册中",
+                "the holder is not on the candidate roster filed before the assessment",
+                34,
+                severity="warning",
+            )  # fmt: skip
+        )
+
+
 @dataclass(frozen=True, slots=True)
 class RowCheck:
     check: Callable[[Row, BatchContext], None]
@@ -314,6 +351,7 @@ ROW_CHECKS: tuple[RowCheck, ...] = (
     RowCheck(number_format, tuple(range(1, 20))),
     RowCheck(number_owned, (12,)),
     RowCheck(issue_date, ()),
+    RowCheck(issuer_open_on_date, (39,)),
     RowCheck(year_matches_date, (23,)),
     RowCheck(level, (20, 23, 29)),
     RowCheck(holder_name, ()),
@@ -323,6 +361,7 @@ ROW_CHECKS: tuple[RowCheck, ...] = (
     RowCheck(issue_form, (28,)),
     RowCheck(signable, (30,), "certificate"),
     RowCheck(henan_position10, (11,), "warning"),
+    RowCheck(on_roster, (34,), "warning"),
 )
 _FIELD_CHECKS = tuple(c.check for c in ROW_CHECKS if c.stage == "fields")
 _CERTIFICATE_CHECKS = tuple(c.check for c in ROW_CHECKS if c.stage == "certificate")

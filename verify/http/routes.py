@@ -1,0 +1,89 @@
+"""The route table's one row type: every route of the app is an ``Endpoint``, which names who may
+call it (``access``: an ``Action`` of ``verify.domain.accounts``, or None for the public) and
+describes it for the API description (``GET /api/v1/openapi.json``).
+
+``EndpointRoute`` resolves the caller before the view runs: a bearer token for the API, the
+session cookie for the console. A view of a non-public route therefore always finds
+``request.state.principal`` set and allowed by role; scope (own institution, jurisdiction) is
+checked by the use case it calls. The authorisation matrix test walks these rows, so a route
+cannot be added without saying who may call it.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from verify.domain.accounts import Action, Principal, authorize
+
+View = Callable[[Request], Awaitable[Response]]
+Authenticate = Callable[[Request], Awaitable[Principal]]
+
+JSONSchema = dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    method: str
+    path: str
+    view: View
+    summary: tuple[str, str]  # zh, en
+    access: Action | None = None  # None: anyone
+    tag: str = "public"
+    # For the API description: the JSON body (or a multipart form), the answers by status.
+    body: JSONSchema | None = None
+    form: JSONSchema | None = None  # multipart/form-data or urlencoded fields
+    query: dict[str, JSONSchema] = field(default_factory=dict)
+    responses: dict[int, JSONSchema] = field(default_factory=dict)
+    media: str = "application/json"  # of the 200 answer: text/html for pages, image/png...
+    # What the path's parameter names, when the route acts on one scoped thing (for the matrix).
+    target: str | None = None
+    console: bool = False  # signed in with the session cookie (forms) rather than a token
+
+    @property
+    def name(self) -> str:
+        return f"{self.method} {self.path}"
+
+
+class EndpointRoute(Route):
+    """A Starlette route for one Endpoint, resolving and role-checking the caller first."""
+
+    def __init__(self, spec: Endpoint, authenticate: Authenticate | None) -> None:
+        self.spec = spec
+        view = spec.view
+        if spec.access is not None:
+            assert authenticate is not None, f"{spec.name} needs an authenticator"
+            view = _guarded(spec.access, view, authenticate)
+        super().__init__(spec.path, view, methods=[spec.method], name=spec.name)
+
+
+def _guarded(action: Action, view: View, authenticate: Authenticate) -> View:
+    async def guarded(request: Request) -> Response:
+        request.state.request_id = secrets.token_hex(8)
+        try:
+            principal = await authenticate(request)
+            authorize(principal, action)
+            request.state.principal = principal
+            response = await view(request)
+        finally:
+            await request.close()  # the uploaded files of a form, spooled to disk when large
+        response.headers["X-Request-Id"] = request.state.request_id
+        response.headers.setdefault("Cache-Control", "no-store")
+        return response
+
+    return guarded
+
+
+def principal_of(request: Request) -> Principal:
+    principal: Principal = request.state.principal
+    return principal
+
+
+def request_id(request: Request) -> str | None:
+    return getattr(request.state, "request_id", None)
