@@ -24,7 +24,7 @@ from verify.domain.verification import Verification, verify_path
 from verify.http import public_schemas as P
 from verify.http import schemas as S
 from verify.http.errors import JSON
-from verify.http.parsing import json_body, text
+from verify.http.parsing import client_address, json_body, text
 from verify.http.routes import Endpoint
 from verify.render.qr import QrCache
 from verify.services.registry import Registry
@@ -95,7 +95,7 @@ class Api:
     async def lookup_answer(self, request: Request, body: dict[str, Any]) -> dict[str, Any]:
         """The one lookup path for the API and the form: number+name or ID+name, throttled per client
         address and per target (rule 57). Raises RateLimited, InvalidInput (and InvalidCode / InvalidId)."""
-        client = _client_address(request, self.settings.trust_proxy)
+        client = client_address(request, self.settings.trust_proxy)
         name = text(body, "name", required=True)
         if body.get("number"):
             number = codes.normalize(text(body, "number", required=True))
@@ -281,11 +281,3 @@ def _cached_bytes(request: Request, body: bytes, media_type: str, cache_control:
 def _cacheable(request: Request, data: dict[str, Any], *, max_age: int) -> Response:
     body = json.dumps(data, ensure_ascii=False, sort_keys=True, separators=(",", ":")).encode()
     return _cached_bytes(request, body, "application/json", f"public, max-age={max_age}")
-
-
-def _client_address(request: Request, trust_proxy: bool) -> str:
-    if trust_proxy:
-        forwarded = request.headers.get("x-forwarded-for", "")
-        if forwarded:
-            return forwarded.split(",")[0].strip()
-    return request.client.host if request.client else "unknown"

@@ -28,7 +28,7 @@ from verify.domain.institution import ACTIVE, STATUS_LABELS, SUSPENDED
 from verify.http import auth, i18n
 from verify.http.errors import http_status
 from verify.http.pages import Pages
-from verify.http.parsing import effective_date, text
+from verify.http.parsing import client_address, effective_date, text
 from verify.http.review_api import PLAN_FIELDS, event_from, registry, submit_upload
 from verify.http.routes import Endpoint, principal_of, request_id
 from verify.services.registry import Registry
@@ -56,14 +56,6 @@ ROW_REASON = re.compile(r"(?:第\s*)?([0-9]{1,7})\s*行?\s*[:：]\s*(.+)")
 ROW_REASONS_MAX_CHARS = 100_000
 # One batch decision of ``Review``: (registry, principal, batch id) -> the batch as decided.
 Decision = Callable[[Registry, Principal, str], Awaitable[dict[str, Any]]]
-
-
-def _client(request: Request, trust_proxy: bool) -> str:
-    if trust_proxy:
-        forwarded = request.headers.get("x-forwarded-for", "")
-        if forwarded:
-            return forwarded.split(",")[0].strip()
-    return request.client.host if request.client else "unknown"
 
 
 class Console:
@@ -205,7 +197,7 @@ class Console:
         try:
             session, _, principal = await reg.sign_in(
                 fields.get("login", "")[:64], fields.get("password", "")[:256],
-                client=_client(request, self.settings.trust_proxy),
+                client=client_address(request, self.settings.trust_proxy),
             )  # fmt: skip
         except (errors.LoginFailed, errors.CredentialsRevoked) as exc:
             return await self.login_page(request, failed=exc)

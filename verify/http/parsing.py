@@ -53,3 +53,13 @@ def effective_date(body: dict[str, Any], today: date, key: str = "effective") ->
         raise errors.InvalidInput(
             f"{key} 须为 YYYY-MM-DD 格式的日期", f"{key} is a date, YYYY-MM-DD", details={"field": key}
         ) from None
+
+
+def client_address(request: Request, trust_proxy: bool) -> str:
+    """The client's address: the first ``X-Forwarded-For`` hop behind a trusted proxy
+    (``VERIFY_TRUST_PROXY``), else the socket's peer. What throttles count by."""
+    if trust_proxy:
+        forwarded = request.headers.get("x-forwarded-for", "")
+        if forwarded:
+            return forwarded.split(",")[0].strip()
+    return request.client.host if request.client else "unknown"
