@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 
-from loadtests.local import free_port
+from loadtests.local import free_port, stop
 from verify.db.cluster import EmbeddedCluster
 from verify.domain import holder_ids as ids
 from verify.domain.batch import columns
@@ -293,11 +293,7 @@ def serving(s: Site, workers: int = 2) -> Iterator[str]:
             raise RuntimeError(f"the server did not come up: {(s.home / 'server.log').read_text()[-2000:]}")
         yield base
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+        stop(proc, timeout=30)
         log.close()
 
 

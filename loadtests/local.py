@@ -1,10 +1,13 @@
 """What the benchmarks, drills and tests share about the local machine and the docs they write:
-a free loopback port, and the marked section of a document that a run rewrites."""
+a free loopback port, stopping a server they started, and the marked section of a document that a
+run rewrites."""
 
 from __future__ import annotations
 
 import socket
+import subprocess
 from pathlib import Path
+from typing import Any
 
 
 def free_port() -> int:
@@ -13,6 +16,17 @@ def free_port() -> int:
         s.bind(("127.0.0.1", 0))
         port: int = s.getsockname()[1]
         return port
+
+
+def stop(proc: subprocess.Popen[Any], timeout: float = 20) -> None:
+    """Stop a server started for a run: SIGTERM (a graceful shutdown), then SIGKILL after
+    ``timeout`` seconds; returns once it has exited."""
+    proc.terminate()
+    try:
+        proc.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
 
 
 def update_marked_section(path: Path, start: str, end: str, title: str, body: str) -> None:

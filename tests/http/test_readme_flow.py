@@ -17,7 +17,7 @@ import asyncpg
 import httpx
 import pytest
 
-from loadtests.local import free_port
+from loadtests.local import free_port, stop
 from tests.conftest import ENC_KEY, INDEX_KEY, PASSPHRASE, ROOT
 from verify.db.cluster import EmbeddedCluster
 
@@ -94,12 +94,7 @@ async def flow_server(flow_env: dict[str, str], tmp_path: Path) -> AsyncIterator
                     await asyncio.sleep(0.2)
         yield flow_env
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        stop(proc)
         log.close()
 
 

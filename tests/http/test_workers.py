@@ -16,7 +16,7 @@ import asyncpg
 import httpx
 import pytest
 
-from loadtests.local import free_port
+from loadtests.local import free_port, stop
 from tests.conftest import ENC_KEY, INDEX_KEY, PASSPHRASE, InstitutionFactory
 from tests.factories import Row, csv_bytes, number_of
 from tests.workflow import institution_token, publish_batch
@@ -65,12 +65,7 @@ async def server(test_dsn: str, keyring: Keyring, tmp_path: Path) -> AsyncIterat
                     await asyncio.sleep(0.2)
         yield base
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        stop(proc)
         log.close()
 
 
