@@ -98,6 +98,8 @@ def cmd_demo(settings: Settings, args: argparse.Namespace) -> int:
         for label, cert in _verdicts(certs):
             print(f"  {label:<18} {urls.get(cert['number'], '(not signed)')}")
         print("All demo certificates: .venv/bin/verify demo   (JSON lines, with synthetic ID numbers)")
+        print(f"Console for institutions and reviewers: {settings.public_url}/console/login "
+              "(create accounts with .venv/bin/verify accounts add: README, Accounts and the review workflow)")  # fmt: skip
         return 0
     for c in certs:
         print(json.dumps(c, ensure_ascii=False))
