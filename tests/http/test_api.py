@@ -280,3 +280,9 @@ async def test_rule_57_throttle_table_holds_no_address_number_or_id(
     for secret in (person, "198.51.100.42", "Y000041010012224999997", "2224999997"):
         assert secret.encode() not in dumped
     assert {len(r["key"]) for r in rows} == {16}
+
+
+async def test_a_method_a_path_does_not_serve_names_every_method_it_does(client: httpx.AsyncClient) -> None:
+    r = await client.request("DELETE", "/api/v1/batches")
+    assert r.status_code == 405 and r.json()["error"] == "method_not_allowed"
+    assert set(r.headers["allow"].replace(" ", "").split(",")) == {"GET", "HEAD", "POST"}

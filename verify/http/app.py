@@ -30,7 +30,7 @@ from verify.http.guard import Guard
 from verify.http.middleware import CachedStatic, GzipWhenAccepted
 from verify.http.pages import Pages
 from verify.http.review_api import ReviewApi
-from verify.http.routes import EndpointRoute
+from verify.http.routes import endpoint_routes
 from verify.http.shedding import Shedder, ShedLimits
 from verify.services.imports import shutdown_checkers
 from verify.services.registry import UNAVAILABLE_ERRORS, Registry
@@ -126,7 +126,7 @@ def create_app(settings: Settings, *, registry_factory: Callable[[], Awaitable[R
     endpoints = [*pages.endpoints(), *api.endpoints(), *review_api.endpoints(), *console.endpoints()]
     console_auth = console_authenticator(settings.max_upload_bytes)
     routes: list[BaseRoute] = [
-        EndpointRoute(e, console_auth if e.console else bearer_principal) for e in endpoints
+        *endpoint_routes(endpoints, lambda e: console_auth if e.console else bearer_principal)
     ]
     routes.append(Mount("/static", app=CachedStatic(directory=settings.web_dir / "static"), name="static"))
     upload_limit = settings.max_upload_bytes + MULTIPART_SLACK

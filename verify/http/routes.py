@@ -12,7 +12,7 @@ cannot be added without saying who may call it.
 from __future__ import annotations
 
 import secrets
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -52,15 +52,35 @@ class Endpoint:
 
 
 class EndpointRoute(Route):
-    """A Starlette route for one Endpoint, resolving and role-checking the caller first."""
+    """One Starlette route for the Endpoints of one path (one per method), resolving and
+    role-checking the caller of a non-public one first. One route per path, so a method the path
+    does not serve gets a 405 whose ``Allow`` names every method it does."""
 
-    def __init__(self, spec: Endpoint, authenticate: Authenticate | None) -> None:
-        self.spec = spec
-        view = spec.view
-        if spec.access is not None:
-            assert authenticate is not None, f"{spec.name} needs an authenticator"
-            view = _guarded(spec.access, view, authenticate)
-        super().__init__(spec.path, view, methods=[spec.method], name=spec.name)
+    def __init__(self, specs: Sequence[Endpoint], authenticate: Callable[[Endpoint], Authenticate]) -> None:
+        assert len({s.path for s in specs}) == 1 and len({s.method for s in specs}) == len(specs)
+        self.specs = tuple(specs)
+        views: dict[str, View] = {
+            s.method: s.view if s.access is None else _guarded(s.access, s.view, authenticate(s))
+            for s in specs
+        }
+        if "GET" in views:
+            views.setdefault("HEAD", views["GET"])
+
+        async def dispatch(request: Request) -> Response:
+            return await views[request.method](request)
+
+        super().__init__(specs[0].path, dispatch, methods=list(views), name=specs[0].name)
+
+
+def endpoint_routes(
+    endpoints: Sequence[Endpoint], authenticate: Callable[[Endpoint], Authenticate]
+) -> list[EndpointRoute]:
+    """The routes of ``endpoints``, one per path, in the order each path first appears (Starlette
+    tries routes in order)."""
+    by_path: dict[str, list[Endpoint]] = {}
+    for e in endpoints:
+        by_path.setdefault(e.path, []).append(e)
+    return [EndpointRoute(specs, authenticate) for specs in by_path.values()]
 
 
 def _guarded(action: Action, view: View, authenticate: Authenticate) -> View:
