@@ -111,3 +111,18 @@ async def test_wrong_passwords_answer_alike_then_the_account_locks(
         await _sign_in(client, login, "still not the password")
     locked = await _sign_in(client, login)
     assert locked.status_code == 429 and int(locked.headers["retry-after"]) >= 1
+
+
+async def test_after_sign_in_only_a_console_path_is_followed(
+    client: httpx.AsyncClient, registry: Registry
+) -> None:
+    login = await _account(registry)
+    for target, expected in (("/console/batches", "/console/batches"), ("//evil.example/console", "/console"),
+                             ("https://evil.example/", "/console"), ("/console\\@evil", "/console")):  # fmt: skip
+        page = await client.get("/console/login")
+        done = await client.post(
+            "/console/login",
+            data={"login": login, "password": PASSWORD, "csrf": _field(page.text, "csrf"), "next": target},
+            headers={"cookie": f"verify_login_csrf={page.cookies['verify_login_csrf']}"},
+        )
+        assert done.status_code == 303 and done.headers["location"] == expected, target
