@@ -110,6 +110,18 @@ CANONICAL_ID = re.compile(r"[0-9A-Z]{5,18}")
 _MAX_RAW = 64
 
 
+def id_type_of(raw: str) -> IdType | None:
+    """The ID type a batch or roster cell names: its Chinese label or its stored value; None when
+    it names neither."""
+    text = raw.strip()
+    if text in ID_TYPE_LABELS_ZH:
+        return ID_TYPE_LABELS_ZH[text]
+    try:
+        return IdType(text)
+    except ValueError:
+        return None
+
+
 def gb11643_check_char(first17: str) -> str:
     """Return the GB 11643 check character ("0".."9" or "X") for the first 17 digits.
 

@@ -25,7 +25,7 @@ from verify.domain.batch.checks import BatchContext, check_rows
 from verify.domain.batch.columns import RawRow
 from verify.domain.batch.plan import BatchPlan, plan_warnings
 from verify.domain.errors import BatchRejected, Forbidden, InvalidId, NotFound, Problem
-from verify.domain.holder_ids import ID_TYPE_LABELS_ZH, IdType, validate_id
+from verify.domain.holder_ids import IdType, id_type_of, validate_id
 from verify.domain.institution import ACTIVE, STATUS_LABELS, ScopeIndex, status_on
 from verify.files.batchfile import read_batch_file
 from verify.files.roster import read_roster
@@ -183,9 +183,7 @@ class BatchImports:
         keys: set[bytes] = set()
         problems: list[Problem] = []
         for line, raw_type, raw_id in roster:
-            id_type = ID_TYPE_LABELS_ZH.get(raw_type.strip()) or (
-                IdType(raw_type.strip()) if raw_type.strip() in {t.value for t in IdType} else None
-            )
+            id_type = id_type_of(raw_type)
             try:
                 canonical = validate_id(raw_id, id_type or IdType.RESIDENT, today=self.today())
             except InvalidId as exc:

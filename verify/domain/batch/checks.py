@@ -22,7 +22,7 @@ from verify.domain.batch.checked import CheckedBatch, finish, problem
 from verify.domain.batch.columns import COLUMNS_BY_KEY, RawRow
 from verify.domain.certificate import PAPER, Certificate, record_of
 from verify.domain.errors import InvalidCode, InvalidId, InvalidName, Problem
-from verify.domain.holder_ids import ID_TYPE_LABELS_ZH, IdType, id_tail, validate_id
+from verify.domain.holder_ids import IdType, id_tail, id_type_of, validate_id
 from verify.domain.institution import ACTIVE, STATUS_LABELS, Institution, ScopeIndex, StatusChange, status_on
 
 SKILL_KINDS = (codes.CodeKind.SKILL_LEVEL, codes.CodeKind.SKILL_LEVEL_HENAN)
@@ -221,7 +221,7 @@ def holder_id(row: Row, ctx: BatchContext) -> None:
     """The ID type is known and the ID valid for it. The number is never echoed back: it would end
     up in logs and reports."""
     raw_type = row.cell("id_type").strip()
-    row.id_type = ID_TYPE_LABELS_ZH.get(raw_type) or _id_type_by_value(raw_type)
+    row.id_type = id_type_of(raw_type)
     if row.id_type is None:
         row.bad(
             "id_type",
@@ -436,10 +436,3 @@ def _reason(exc: ValueError) -> tuple[str, str]:
         return args[0], args[1]
     text = args[0] if args else "invalid value"
     return text, text
-
-
-def _id_type_by_value(raw: str) -> IdType | None:
-    try:
-        return IdType(raw)
-    except ValueError:
-        return None
