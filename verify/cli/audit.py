@@ -6,8 +6,9 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from verify.cli.common import OPERATOR_ROLE, print_json, user, with_registry
+from verify.cli.common import print_json, user, with_registry
 from verify.config import Settings
+from verify.domain.accounts import OPERATOR_ROLE
 from verify.domain.audit import parse_head
 from verify.services import audit
 from verify.services.registry import Registry

@@ -7,9 +7,10 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from verify.cli.common import OPERATOR_ROLE, parse_date, print_json, user, with_registry
+from verify.cli.common import parse_date, print_json, user, with_registry
 from verify.config import Settings
 from verify.domain import codes, errors, payload
+from verify.domain.accounts import OPERATOR_ROLE
 from verify.domain.clock import today_cst
 from verify.domain.events import CertificateEvent
 from verify.render import qr

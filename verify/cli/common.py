@@ -157,7 +157,3 @@ def parse_datetime(text: str | None) -> datetime | None:
 def user() -> str:
     """Who runs the command, for the audit log."""
     return os.environ.get("USER") or os.environ.get("LOGNAME") or "unknown"
-
-
-# The audit log's role of whoever runs the CLI: they hold the host, the keys and the database.
-OPERATOR_ROLE = "operator"

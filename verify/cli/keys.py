@@ -9,9 +9,10 @@ import sys
 from collections.abc import Awaitable
 from typing import Any
 
-from verify.cli.common import OPERATOR_ROLE, parse_datetime, passphrase, print_json, user, with_registry
+from verify.cli.common import parse_datetime, passphrase, print_json, user, with_registry
 from verify.config import Settings
 from verify.domain import errors
+from verify.domain.accounts import OPERATOR_ROLE
 from verify.services import runtime
 from verify.services.keyring import Keyring
 from verify.services.registry import Registry

@@ -138,15 +138,17 @@ async def disable_account(conn: Executor, account_id: int, reason: str) -> bool:
         account_id,
         reason,
     )
-    await conn.execute(
-        "UPDATE account_sessions SET ended_at = now() WHERE account_id = $1 AND ended_at IS NULL", account_id
-    )
+    await _end_sessions(conn, account_id)
     return done is not None
 
 
 async def set_password(conn: Executor, account_id: int, password_hash: str) -> None:
     """Set the password and end every session signed in with the old one."""
     await conn.execute("UPDATE accounts SET password_hash = $2 WHERE id = $1", account_id, password_hash)
+    await _end_sessions(conn, account_id)
+
+
+async def _end_sessions(conn: Executor, account_id: int) -> None:
     await conn.execute(
         "UPDATE account_sessions SET ended_at = now() WHERE account_id = $1 AND ended_at IS NULL", account_id
     )
@@ -170,15 +172,6 @@ async def revoke_tokens(conn: Executor, account_id: int, label: str | None = Non
         label,
     )
     return int(result.split()[-1])
-
-
-async def tokens_of(conn: Executor, account_id: int) -> list[dict[str, Any]]:
-    rows = await conn.fetch(
-        "SELECT label, created_at, expires_at, revoked_at FROM account_tokens WHERE account_id = $1"
-        " ORDER BY created_at",
-        account_id,
-    )
-    return [dict(r) for r in rows]
 
 
 async def token_credential(conn: Executor, token_sha256: bytes) -> Credential | None:

@@ -106,6 +106,15 @@ class Owner:
     city_code: str | None
 
 
+# The role the audit log names for the operator on the command line (no account: ``by=None``).
+OPERATOR_ROLE = "operator"
+
+
+def audit_role(by: Principal | None) -> str:
+    """The role an audit entry names: the principal's, or the command-line operator's."""
+    return by.role.value if by is not None else OPERATOR_ROLE
+
+
 def in_jurisdiction(jurisdiction: str, owner: Owner) -> bool:
     if owner.province_code != jurisdiction[:2]:
         return False

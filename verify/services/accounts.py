@@ -23,6 +23,7 @@ from verify.domain.accounts import (
     Action,
     Principal,
     Role,
+    audit_role,
     authorize,
     check_jurisdiction,
     check_login,
@@ -120,7 +121,7 @@ class Accounts:
             )  # fmt: skip
             await audit.audit(conn, actor, "account.add", login,
                               {"role": kind.value, "institution": institution_code, "jurisdiction": jurisdiction,
-                               "manager": manager}, role=by.role.value if by else "operator")  # fmt: skip
+                               "manager": manager}, role=audit_role(by))  # fmt: skip
             row = await accounts.get_account(conn, login)
         return row.to_json()
 
@@ -131,9 +132,7 @@ class Accounts:
             authorize(by, Action.ACCOUNT_READ)
             code = by.institution_code if by.role is Role.INSTITUTION else None
         rows = await accounts.list_accounts(self.pool, code)
-        await audit.audit(
-            self.pool, actor, "account.list", code, None, role=by.role.value if by else "operator"
-        )
+        await audit.audit(self.pool, actor, "account.list", code, None, role=audit_role(by))
         return [r.to_json() for r in rows]
 
     async def _managed(self, login: str, by: Principal | None) -> accounts.AccountRow:
@@ -159,7 +158,7 @@ class Accounts:
         async with transaction(self.pool) as conn:
             changed = await accounts.disable_account(conn, row.id, reason.strip()[:500])
             await audit.audit(conn, actor, "account.disable", row.login, {"changed": changed},
-                              role=by.role.value if by else "operator", reason=reason.strip()[:500])  # fmt: skip
+                              role=audit_role(by), reason=reason.strip()[:500])  # fmt: skip
             after = await accounts.get_account(conn, row.login)
         return after.to_json()
 
@@ -183,7 +182,7 @@ class Accounts:
         async with transaction(self.pool) as conn:
             await accounts.add_token(conn, _sha(token), row.id, label[:100] or "api", expires)
             await audit.audit(conn, actor, "account.token_issue", row.login, {"label": label[:100],
-                              "expires_at": expires.isoformat()}, role=by.role.value if by else "operator")  # fmt: skip
+                              "expires_at": expires.isoformat()}, role=audit_role(by))  # fmt: skip
         return {
             "login": row.login,
             "token": token,
@@ -200,7 +199,7 @@ class Accounts:
         async with transaction(self.pool) as conn:
             count = await accounts.revoke_tokens(conn, row.id, label)
             await audit.audit(conn, actor, "account.token_revoke", row.login, {"label": label, "count": count},
-                              role=by.role.value if by else "operator")  # fmt: skip
+                              role=audit_role(by))  # fmt: skip
         return count
 
     async def set_account_password(
@@ -213,7 +212,7 @@ class Accounts:
         async with transaction(self.pool) as conn:
             await accounts.set_password(conn, row.id, hashed)
             await audit.audit(conn, actor, "account.password", row.login, None,
-                              role=by.role.value if by else "operator")  # fmt: skip
+                              role=audit_role(by))  # fmt: skip
 
     # ------------------------------------------------------------------ credentials
 

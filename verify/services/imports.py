@@ -20,6 +20,7 @@ from verify.crypto.idkeys import IdKeys
 from verify.crypto.idprotect import IdProtector
 from verify.db import audit, batches, certificates, institutions
 from verify.db.pool import Pool, UniqueViolation, transaction
+from verify.domain.accounts import OPERATOR_ROLE
 from verify.domain.batch.checked import CheckedBatch, capped, duplicate_existing, finish
 from verify.domain.batch.checks import BatchContext, check_rows
 from verify.domain.batch.columns import RawRow
@@ -70,7 +71,7 @@ class BatchImports:
         plan: BatchPlan | None = None,
         roster: tuple[bytes, str] | None = None,
         account_id: int | None = None,
-        role: str = "operator",
+        role: str = OPERATOR_ROLE,
         request_id: str | None = None,
     ) -> ImportResult:
         """Check and store a result batch, all or nothing, as submitted for review.

@@ -11,7 +11,7 @@ from typing import Any
 from verify.db import audit, institutions
 from verify.db.pool import Pool, transaction
 from verify.domain import codes
-from verify.domain.accounts import Action, Principal, authorize
+from verify.domain.accounts import Action, Principal, audit_role, authorize
 from verify.domain.batch.cells import normalize_job
 from verify.domain.certificate import level_json
 from verify.domain.channels import NATIONAL_HOTLINE, OFFICIAL_SITES
@@ -239,7 +239,7 @@ class InstitutionAdmin:
             await audit.audit(conn, actor, "institution.status", inst.code,
                               {"status": status, "effective": effective.isoformat(), "reason": reason,
                                "document_ref": document_ref, "merged_into": target.code if target else None},
-                              role=by.role.value if by else "operator", request_id=request_id, reason=reason)  # fmt: skip
+                              role=audit_role(by), request_id=request_id, reason=reason)  # fmt: skip
         return await self.institution_view(inst.code)
 
 
