@@ -34,14 +34,7 @@ class Review:
         """The batch, if ``principal`` may take ``action`` on it. Raises NotFound (missing, or
         another institution's), RoleNotAllowed, OutsideJurisdiction."""
         authorize(principal, action)
-        b = await batches.get_batch(self.pool, public_id)
-        try:
-            authorize(principal, action, b.owner)
-        except errors.NotFound:
-            raise errors.NotFound(
-                f"未找到批次 {public_id}", f"no batch {public_id}", details={"batch": public_id}
-            ) from None
-        return b
+        return _in_scope(principal, action, await batches.get_batch(self.pool, public_id))
 
     async def batch_list(
         self, principal: Principal, *, state: str | None = None, request_id: str | None = None
@@ -121,9 +114,10 @@ class Review:
         decision: dict[str, Any],
         request_id: str | None,
     ) -> dict[str, Any]:
-        await self._batch_for(principal, public_id, action)
+        authorize(principal, action)
         async with transaction(self.pool) as conn:
-            b = await batches.lock_batch(conn, public_id)  # concurrent deciders queue here
+            # Concurrent deciders queue on the row lock; the scope is checked on the locked row.
+            b = _in_scope(principal, action, await batches.lock_batch(conn, public_id))
             target = after(b.state, move)
             if move is not BatchMove.WITHDRAW and principal.actor == b.submitted_by:
                 raise errors.OwnUpload()
@@ -152,6 +146,18 @@ class Review:
             await institutions.owner_of(self.pool, row["institution_code"]),
         )
         return await self.certificate_event(event, actor=principal.actor)
+
+
+def _in_scope(principal: Principal, action: Action, b: batches.BatchRow) -> batches.BatchRow:
+    """``b`` if it is in ``principal``'s scope; another institution's batch is NotFound, as a
+    missing one. Raises NotFound, OutsideJurisdiction."""
+    try:
+        authorize(principal, action, b.owner)
+    except errors.NotFound:
+        raise errors.NotFound(
+            f"未找到批次 {b.public_id}", f"no batch {b.public_id}", details={"batch": b.public_id}
+        ) from None
+    return b
 
 
 def _row_reasons(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
