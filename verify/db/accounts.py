@@ -66,13 +66,21 @@ class Credential:
 
 
 _FIELDS = tuple(f.name for f in fields(AccountRow))
-_ACCOUNT_SELECT = (
-    "SELECT a.id, a.login, a.role, a.display_name, i.code AS institution_code, a.jurisdiction, a.manager,"
-    " p.login AS parent_login, a.created_by, a.created_at, a.disabled_at,"
-    " a.password_hash IS NOT NULL AS has_password"
-    " FROM accounts a LEFT JOIN institutions i ON i.id = a.institution_id"
-    " LEFT JOIN accounts p ON p.id = a.parent_id"
-)
+
+
+def _account_select(extra: str = "", source: str = "accounts a") -> str:
+    """The SELECT of an account row, with ``extra`` columns first and the account joined from
+    ``source`` (a token or a session row joined to ``accounts a``)."""
+    return (
+        f"SELECT {extra}a.id, a.login, a.role, a.display_name, i.code AS institution_code, a.jurisdiction,"
+        " a.manager, p.login AS parent_login, a.created_by, a.created_at, a.disabled_at,"
+        " a.password_hash IS NOT NULL AS has_password"
+        f" FROM {source} LEFT JOIN institutions i ON i.id = a.institution_id"
+        " LEFT JOIN accounts p ON p.id = a.parent_id"
+    )
+
+
+_ACCOUNT_SELECT = _account_select()
 
 
 def _account(row: asyncpg.Record) -> AccountRow:
@@ -115,9 +123,7 @@ async def get_account(conn: Executor, login: str) -> AccountRow:
 
 
 async def password_of(conn: Executor, login: str) -> tuple[AccountRow, str | None] | None:
-    row = await conn.fetchrow(
-        _ACCOUNT_SELECT.replace("SELECT ", "SELECT a.password_hash, ", 1) + " WHERE a.login = $1", login
-    )
+    row = await conn.fetchrow(_account_select("a.password_hash, ") + " WHERE a.login = $1", login)
     return None if row is None else (_account(row), row["password_hash"])
 
 
@@ -176,9 +182,10 @@ async def revoke_tokens(conn: Executor, account_id: int, label: str | None = Non
 
 async def token_credential(conn: Executor, token_sha256: bytes) -> Credential | None:
     row = await conn.fetchrow(
-        _ACCOUNT_SELECT.replace(
-            "SELECT ", "SELECT t.expires_at AS _expires, t.revoked_at AS _ended, ", 1
-        ).replace(" FROM accounts a", " FROM account_tokens t JOIN accounts a ON a.id = t.account_id", 1)
+        _account_select(
+            "t.expires_at AS _expires, t.revoked_at AS _ended, ",
+            "account_tokens t JOIN accounts a ON a.id = t.account_id",
+        )
         + " WHERE t.token_sha256 = $1",
         token_sha256,
     )
@@ -196,11 +203,10 @@ async def add_session(
 
 async def session_credential(conn: Executor, id_sha256: bytes) -> Credential | None:
     row = await conn.fetchrow(
-        _ACCOUNT_SELECT.replace(
-            "SELECT ",
-            "SELECT s.expires_at AS _expires, s.ended_at AS _ended, s.csrf AS _csrf, s.last_seen AS _seen, ",
-            1,
-        ).replace(" FROM accounts a", " FROM account_sessions s JOIN accounts a ON a.id = s.account_id", 1)
+        _account_select(
+            "s.expires_at AS _expires, s.ended_at AS _ended, s.csrf AS _csrf, s.last_seen AS _seen, ",
+            "account_sessions s JOIN accounts a ON a.id = s.account_id",
+        )
         + " WHERE s.id_sha256 = $1",
         id_sha256,
     )
