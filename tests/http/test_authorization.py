@@ -163,7 +163,7 @@ def _refusal(spec: Endpoint, response: httpx.Response) -> str | None:
     return None
 
 
-async def test_authorization_matrix(
+async def test_rule_58_authorization_matrix(
     client: httpx.AsyncClient,
     registry: Registry,
     make_institution: InstitutionFactory,
