@@ -10,6 +10,7 @@ import asyncpg
 import pytest
 
 from tests.conftest import InstitutionFactory
+from tests.windows import in_a_fresh_window
 from verify.db import accounts
 from verify.domain import errors
 from verify.domain.accounts import Role
@@ -129,6 +130,7 @@ async def test_sign_in_is_throttled_per_account_even_with_the_right_password(reg
 async def test_sign_in_is_throttled_per_address(registry: Registry) -> None:
     client = f"203.0.113.{secrets.randbelow(250)}"
     budget = registry.login_throttle.policy.per_address
+    await in_a_fresh_window(registry.login_throttle.policy)
     for i in range(budget):
         with pytest.raises(errors.LoginFailed):
             await registry.sign_in(_login(f"nobody{i}"), "whatever password", client=client)

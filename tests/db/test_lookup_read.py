@@ -12,6 +12,7 @@ import pytest
 
 from tests.conftest import InstitutionFactory
 from tests.factories import Row, csv_bytes, holder_id, number_of
+from tests.windows import in_a_fresh_window
 from tests.workflow import publish_batch
 from verify.crypto.signing import Signer
 from verify.db import certificates, throttle
@@ -61,6 +62,7 @@ async def test_the_admission_counts_even_when_the_read_finds_nothing(pool: async
 async def test_the_budget_holds_on_the_one_round_trip_path(registry: Registry) -> None:
     address = _address()
     per_address = registry.throttle.policy.per_address
+    await in_a_fresh_window(registry.throttle.policy)
     for _ in range(per_address):
         await registry.lookup_by_id(holder_id(), "张三", client=address)
     with pytest.raises(RateLimited):
