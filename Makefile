@@ -64,6 +64,7 @@ bench: install-dev
 	$(BIN)/python -m loadtests.bench_signing
 	$(BIN)/python -m loadtests.bench_throttle
 	$(BIN)/python -m loadtests.bench_audit
+	$(BIN)/python -m loadtests.bench_revocation
 	$(BIN)/python -m loadtests.bench_verify
 
 # wrk and nginx (the front of the overload drill) from Debian for the HTTP benchmarks and drills,

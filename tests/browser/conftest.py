@@ -135,7 +135,7 @@ async def demo_data(
     registry: Registry, pool: asyncpg.Pool, protector: IdProtector, signer: Signer
 ) -> DemoData:
     """The demo dataset (idempotent: other tests may have loaded it) plus one certificate of an
-    institution terminated here, so every verdict has a URL."""
+    institution terminated and one merged here, so every verdict has a URL."""
     await demo.load(pool, protector, today=TODAY, signer=signer)
     certs = await demo.certificates(pool, protector)
     holder = next(c for c in certs if c["institution"] == "S000041010012" and c["status"] == "active")
@@ -149,6 +149,13 @@ async def demo_data(
         code, "terminated", effective=date(2026, 11, 1), reason="第十四条：终止备案（测试）",
         document_ref=None, actor="test:browser",
     )  # fmt: skip
+    merged_code = await fresh_institution(registry)
+    merged_row = Row(merged_code, serial=1, name="钱合并")
+    await publish_rows(registry, merged_code, [merged_row], signer)
+    await registry.set_status(
+        merged_code, "merged", effective=date(2026, 11, 2), reason="第十四条：并入（测试）",
+        document_ref=None, actor="test:browser", merged_into="S000041010012",
+    )  # fmt: skip
     valid = await landing_path(pool, holder["number"])
     paths = {
         "valid": valid,
@@ -156,6 +163,7 @@ async def demo_data(
         "superseded": await landing_path(pool, superseded["number"]),
         "issuer_suspended": await landing_path(pool, suspended["number"]),
         "issuer_terminated": await landing_path(pool, number_of(row)),
+        "issuer_merged": await landing_path(pool, number_of(merged_row)),
         "forged": tampered(valid),
         "status_unavailable": valid,
     }

@@ -43,8 +43,10 @@ JS_URL = "javascript:window.__x=1"
 EVENT = '" autofocus onfocus=window.__x=1 x="'
 PAYLOADS = (SCRIPT, IMG, SVG, EVENT)
 
-OCCUPATION = "钳工" + SCRIPT
-JOB = "装配" + IMG
+# Short payloads for occupation and 工种: with a name payload the three texts must fit the QR budget
+# of 80 bytes (rule 65), or the batch is rejected before anything could be rendered.
+OCCUPATION = "钳工<svg/onload=window.__x=1>"
+JOB = "'><b>"
 
 
 @dataclass(frozen=True)

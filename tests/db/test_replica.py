@@ -40,7 +40,8 @@ from verify.domain.codes import CodeKind
 from verify.domain.events import CertificateEvent
 from verify.domain.holder_ids import IdType
 from verify.domain.institution import IssuerState
-from verify.domain.snapshot import CertificateState, Snapshot, build_snapshot, overlay
+from verify.domain.snapshot import Snapshot, build_snapshot, overlay
+from verify.domain.standing import CertificateState
 from verify.http.app import create_app
 from verify.services import lookup
 from verify.services.keyring import Keyring

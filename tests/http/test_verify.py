@@ -18,11 +18,12 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from PIL import Image
 
 from tests.conftest import PASSPHRASE, InstitutionFactory
-from tests.factories import Row, csv_bytes, number_of
+from tests.factories import Row, csv_bytes, holder_id, number_of
 from tests.workflow import publish_batch
 from verify.crypto.signing import Signer
 from verify.db import signatures
 from verify.domain import payload
+from verify.domain.errors import SuccessorNotAllowed
 from verify.domain.events import CertificateEvent
 from verify.services.keyring import Keyring
 from verify.services.registry import Registry
@@ -35,7 +36,8 @@ async def _signed(
     registry: Registry, make_institution: InstitutionFactory, signer: Signer, n: int = 3
 ) -> list[Row]:
     inst = await make_institution()
-    rows = [Row(inst["code"], serial=i, name="张三丰") for i in range(1, n + 1)]
+    holder = holder_id()  # one holder, so that one certificate may supersede another (rule 43)
+    rows = [Row(inst["code"], serial=i, name="张三丰", id_number=holder) for i in range(1, n + 1)]
     result = await registry.import_batch(inst["code"], csv_bytes(rows), "s.csv", actor="t", max_bytes=MB)
     await publish_batch(registry, result.batch_id, signer=signer, actor="t")
     return rows
@@ -128,7 +130,11 @@ async def test_revoked_superseded_and_reinstated(
     )
     body = await _eventually(client, path, "revoked")
     assert body["outcome"] == "revoked"
-    assert body["revocation"] == {"effective": "2026-11-01", "category": "fraud"}
+    assert body["revocation"] == {
+        "effective": "2026-11-01",
+        "category": "fraud",
+        "category_label": {"zh": "弄虚作假、冒名顶替等违规取得", "en": "obtained by fraud or impersonation"},
+    }
     back = await registry.certificate_event(
         CertificateEvent(
             first,
@@ -299,3 +305,102 @@ async def test_publishing_twice_is_refused_and_flips_only_the_batch(
     )
     with pytest.raises(Conflict):
         await registry.publish(result.batch_id, actor="t", signer=signer)
+
+
+_STANDING_KEYS = ("outcome", "revocation", "superseded_by", "effective", "issuer_since", "merged_into")
+
+
+def _standing(body: dict[str, object]) -> dict[str, object]:
+    return {k: body[k] for k in _STANDING_KEYS if k in body}
+
+
+async def _looked_up(client: httpx.AsyncClient, number: str, name: str = "张三丰") -> dict[str, object]:
+    r = await client.post("/api/v1/lookup", json={"number": number, "name": name})
+    assert r.status_code == 200, r.text
+    found: dict[str, object] = r.json()["certificates"][0]
+    return found
+
+
+async def test_rule_61_lookup_and_qr_give_the_same_facts(
+    client: httpx.AsyncClient, registry: Registry, pool: asyncpg.Pool, make_institution: InstitutionFactory,
+    signer: Signer,
+) -> None:  # fmt: skip
+    """A revoked certificate's lookup answer gives its date and public category, a superseded one's
+    its successor, exactly as the QR answer does (one function, verify.domain.standing)."""
+    rows = await _signed(registry, make_institution, signer)
+    revoked, superseded, successor = (number_of(r) for r in rows)
+    await registry.certificate_event(
+        CertificateEvent(revoked, "revoked", date(2026, 11, 1), "invalid_result", "第十二条 当次成绩无效",
+                         "鉴定中心", "豫〔2026〕9号"),
+        actor="t",
+    )  # fmt: skip
+    await registry.certificate_event(
+        CertificateEvent(superseded, "superseded", date(2026, 11, 2), "data_error", "更正工种", "机构",
+                         superseded_by=successor),
+        actor="t",
+    )  # fmt: skip
+    qr = await _eventually(client, await _path(pool, revoked), "revoked")
+    looked = await _looked_up(client, revoked)
+    assert _standing(looked) == _standing(qr)
+    assert looked["revocation"] == {
+        "effective": "2026-11-01",
+        "category": "invalid_result",
+        "category_label": {"zh": "评价成绩被宣布无效", "en": "assessment result declared invalid"},
+    }
+    assert "第十二条" not in str(looked) and "豫〔2026〕9号" not in str(
+        looked
+    )  # internal facts stay internal
+    qr = await _eventually(client, await _path(pool, superseded), "superseded")
+    looked = await _looked_up(client, superseded)
+    assert _standing(looked) == _standing(qr)
+    assert looked["outcome"] == "superseded" and looked["superseded_by"] == successor
+    assert looked["effective"] == "2026-11-02"
+    page = await client.post("/lookup", data={"mode": "number", "number": superseded, "name": "张三丰"})
+    assert successor in page.text and "2026" in page.text
+
+
+async def test_rule_41_a_merged_issuer_is_its_own_outcome_naming_the_absorbing_institution(
+    client: httpx.AsyncClient, registry: Registry, pool: asyncpg.Pool, make_institution: InstitutionFactory,
+    signer: Signer,
+) -> None:  # fmt: skip
+    rows = await _signed(registry, make_institution, signer, n=1)
+    number = number_of(rows[0])
+    absorbing = await make_institution()
+    await registry.set_status(rows[0].institution, "merged", effective=date(2026, 11, 3), reason="并入",
+                              document_ref="豫〔2026〕10号", actor="t", merged_into=absorbing["code"])  # fmt: skip
+    qr = await _eventually(client, await _path(pool, number), "issuer_merged")
+    assert qr["outcome"] == "issuer_merged"
+    assert qr["merged_into"] == {"code": absorbing["code"], "name": absorbing["name"]}
+    assert qr["issuer_since"] == "2026-11-03"
+    looked = await _looked_up(client, number)
+    assert _standing(looked) == _standing(qr) and looked["status"] == "valid"
+    notice = looked["issuer_notice"]
+    assert (
+        isinstance(notice, dict) and absorbing["code"] in notice["zh"] and absorbing["name"] in notice["zh"]
+    )
+    page = await client.get(f"/c/{await _path(pool, number)}")
+    assert f'href="/institutions/{absorbing["code"]}' in page.text and "发证机构已合并" in page.text
+
+
+async def test_rule_43_a_successor_must_be_the_same_holders_from_a_related_issuer(
+    registry: Registry, make_institution: InstitutionFactory, signer: Signer
+) -> None:
+    mine = await _signed(registry, make_institution, signer, n=2)
+    theirs = await _signed(registry, make_institution, signer, n=1)  # another holder, another institution
+    other_holder = Row(mine[0].institution, serial=9, name="张三丰")  # same institution, another holder
+    result = await registry.import_batch(
+        mine[0].institution, csv_bytes([other_holder]), "o.csv", actor="t", max_bytes=MB
+    )
+    await publish_batch(registry, result.batch_id, signer=signer, actor="t")
+
+    def supersede(by: str) -> CertificateEvent:
+        return CertificateEvent(number_of(mine[0]), "superseded", date(2026, 11, 2), "data_error", "更正", "机构",
+                                superseded_by=by)  # fmt: skip
+
+    for unrelated, why in ((number_of(theirs[0]), "another holder"), (number_of(other_holder), "another holder"),
+                           (number_of(mine[0]), "itself")):  # fmt: skip
+        with pytest.raises(SuccessorNotAllowed) as refused:
+            await registry.certificate_event(supersede(unrelated), actor="t")
+        assert why in refused.value.message_en and refused.value.details["rule"] == 43
+    done = await registry.certificate_event(supersede(number_of(mine[1])), actor="t")
+    assert done["status"] == "superseded"

@@ -16,11 +16,13 @@ import asyncpg
 
 from verify.db.copy_format import COPY_COLUMNS
 from verify.db.pool import Conn, Executor
+from verify.domain.batch.checked import Repeat
 from verify.domain.certificate import FIELDS, Certificate, Published, values_of
 from verify.domain.codes import CodeKind
-from verify.domain.events import CertificateEvent
+from verify.domain.events import ACTIVE, CertificateEvent, Holding
 from verify.domain.holder_ids import IdType
 from verify.domain.institution import IssuerState
+from verify.domain.standing import CertificateState
 
 # A certificate placed in the registry: (certificate, institution id, batch id).
 Placed = tuple[Certificate, int, int]
@@ -55,16 +57,50 @@ async def existing_numbers(conn: Executor, numbers: Sequence[str]) -> set[str]:
     return {r["number"] for r in rows}
 
 
+async def repeats(conn: Executor, batch_id: int) -> list[Repeat]:
+    """The rule 48 pairs of a batch (its rows already written in the open transaction ``conn``):
+    same blind index, same occupation (the code; a 专项 project by its name) and level, against the
+    batch itself and every published valid certificate, in one statement on the id_index index."""
+    rows = await conn.fetch(
+        "SELECT c.number, o.number AS other, o.batch_id = c.batch_id AS same_batch,"
+        " o.institution_id = c.institution_id AS same_institution"
+        " FROM certificates c JOIN certificates o ON o.id_index = c.id_index AND o.number <> c.number"
+        "  AND o.level IS NOT DISTINCT FROM c.level AND o.occupation_code = c.occupation_code"
+        "  AND (c.occupation_code <> '' OR o.occupation_name = c.occupation_name) AND o.kind <> 'qualification'"
+        " JOIN batches b ON b.id = o.batch_id"
+        " WHERE c.batch_id = $1 AND (o.batch_id = $1 OR (o.status = 'active' AND b.state = 'published'))"
+        " ORDER BY c.number, o.number",
+        batch_id,
+    )
+    return [Repeat(r["number"], r["other"], r["same_batch"], r["same_institution"]) for r in rows]
+
+
+# The latest decision is read only for a certificate that is not active (the rare case), and the
+# absorbing institution's name only for a merged issuer: a valid certificate's lookup costs no more.
 _PUBLISHED = (
     "SELECT " + ", ".join(f"c.{name}" for name in FIELDS) + ", c.status,"
-    " i.code AS issuer_code, i.name AS issuer_name, i.status AS issuer_status, i.status_since AS issuer_since"
+    " i.code AS issuer_code, i.name AS issuer_name, i.status AS issuer_status, i.status_since AS issuer_since,"
+    " i.merged_into AS issuer_merged_into, m.name AS issuer_merged_into_name,"
+    " e.effective AS event_effective, e.reason_category AS event_category, e.superseded_by AS event_superseded_by"
     " FROM certificates c JOIN institutions i ON i.id = c.institution_id JOIN batches b ON b.id = c.batch_id"
+    " LEFT JOIN institutions m ON i.merged_into IS NOT NULL AND m.code = i.merged_into"
+    " LEFT JOIN LATERAL (SELECT effective, reason_category, superseded_by FROM certificate_events"
+    "   WHERE c.status <> 'active' AND number = c.number ORDER BY id DESC LIMIT 1) e ON true"
 )
 
 
 def _published(row: Mapping[str, Any] | asyncpg.Record) -> Published:
-    issuer = IssuerState(row["issuer_code"], row["issuer_name"], row["issuer_status"], row["issuer_since"])
-    return Published(certificate_of(row), row["status"], issuer)
+    issuer = IssuerState(
+        row["issuer_code"], row["issuer_name"], row["issuer_status"], row["issuer_since"],
+        row["issuer_merged_into"], row["issuer_merged_into_name"],
+    )  # fmt: skip
+    status = row["status"]
+    state = None
+    if status != ACTIVE:
+        state = CertificateState(
+            status, row["event_effective"], row["event_category"], row["event_superseded_by"]
+        )
+    return Published(certificate_of(row), status, issuer, state)
 
 
 @dataclass(frozen=True, slots=True)
@@ -139,6 +175,20 @@ async def certificate_status_row(conn: Executor, number: str) -> dict[str, Any] 
         number,
     )
     return None if row is None else dict(row)
+
+
+async def holding(conn: Executor, number: str) -> Holding | None:
+    """Whose the certificate is and who issued it (the supersession rule, rule 43)."""
+    row = await conn.fetchrow(
+        "SELECT c.number, c.status, c.id_index, i.code, i.parent_code, i.merged_into FROM certificates c"
+        " JOIN institutions i ON i.id = c.institution_id WHERE c.number = $1",
+        number,
+    )
+    if row is None:
+        return None
+    return Holding(
+        row["number"], row["status"], row["id_index"], row["code"], row["parent_code"], row["merged_into"]
+    )
 
 
 async def certificates_submitted_by(conn: Executor, submitted_by: str) -> list[dict[str, Any]]:

@@ -7,15 +7,20 @@ from typing import Any
 
 from verify.db.pool import Conn, Executor
 from verify.domain.certificate import RECORD_FIELDS
+from verify.domain.codes import CodeKind
 
 # The columns a signed record is built from (``verify.domain.certificate.record_of``).
 _RECORD_COLUMNS = ", ".join(f"c.{name}" for name in RECORD_FIELDS)
 
 
 async def batch_records_to_sign(conn: Executor, batch_id: int) -> list[dict[str, Any]]:
-    """The signed-record fields of every certificate of a batch."""
+    """The signed-record fields of every certificate of a batch that gets a QR: not a legacy
+    职业资格证书, whose paper carries none of ours and whose number the QR format has no form for
+    (rule 44, docs/DECISIONS.md D50)."""
     rows = await conn.fetch(
-        f"SELECT {_RECORD_COLUMNS} FROM certificates c WHERE c.batch_id = $1 ORDER BY c.number", batch_id
+        f"SELECT {_RECORD_COLUMNS} FROM certificates c WHERE c.batch_id = $1 AND c.kind <> $2 ORDER BY c.number",
+        batch_id,
+        CodeKind.QUALIFICATION.value,
     )
     return [dict(r) for r in rows]
 

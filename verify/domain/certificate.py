@@ -16,11 +16,12 @@ from datetime import date
 from typing import Any
 
 from verify.domain import payload
-from verify.domain.codes import CodeKind
+from verify.domain.codes import QUALIFICATION_NAME_EN, QUALIFICATION_NAME_ZH, CodeKind
 from verify.domain.events import PUBLIC_STATUS
 from verify.domain.holder_ids import IdType, mask_id
 from verify.domain.institution import ACTIVE, STATUS_LABELS, IssuerState
 from verify.domain.reference import LEVEL_NAMES
+from verify.domain.standing import CertificateState, outcome_of, standing_facts
 
 PAPER = "paper"
 ELECTRONIC = "electronic"
@@ -87,6 +88,7 @@ class Published:
     certificate: Certificate
     status: str  # active | revoked | superseded (verify.domain.events)
     issuer: IssuerState
+    state: CertificateState | None = None  # the latest decision, when not active
 
 
 def level_json(level: int | None) -> dict[str, Any] | None:
@@ -148,21 +150,55 @@ def record_fields(record: payload.CertificateRecord, issuer: IssuerState | None)
 
 
 def published_json(p: Published) -> dict[str, Any]:
-    """A public lookup's answer for one certificate: the printed fields, its status, and a notice
-    when the issuer is no longer active (rule 61; rule 38: the certificate itself stays valid)."""
+    """A public lookup's answer for one certificate: the printed fields, its status, the outcome and
+    public facts every path gives (``verify.domain.standing``, rule 61), and a notice when the issuer
+    is no longer active (rule 38: the certificate itself stays valid)."""
     c, issuer = p.certificate, p.issuer
-    notice = None
-    if issuer.status != ACTIVE:
-        zh, en = STATUS_LABELS[issuer.status]
-        notice = {
-            "zh": f"发证机构当前状态：{zh}（自 {issuer.since}）。证书本身仍然有效。",
-            "en": f"The issuing institution is {en} since {issuer.since}. The certificate itself stays valid.",
-        }
     return {
         **certificate_fields(c, issuer, issuer.code),
         "kind": c.kind.value,
         "id_type": c.id_type.value,
         "issue_form": c.issue_form,
         "status": PUBLIC_STATUS[p.status],
-        "issuer_notice": notice,
+        "outcome": outcome_of(p.status, issuer),
+        **standing_facts(p.status, p.state, issuer),
+        "issuer_notice": issuer_notice(issuer),
+        "legacy_notice": dict(LEGACY_NOTICE) if c.kind is CodeKind.QUALIFICATION else None,
+    }
+
+
+# What a legacy 职业资格证书's answer says it is, and why it still counts (rule 44).
+LEGACY_NOTICE: Mapping[str, str] = {
+    "kind_zh": QUALIFICATION_NAME_ZH,
+    "kind_en": QUALIFICATION_NAME_EN,
+    "zh": "改革前颁发的职业资格证书，继续有效（人社厅发〔2020〕80号）",
+    "en": "A vocational qualification certificate issued before the 2019–2020 reform; it remains valid "
+    "(人社厅发〔2020〕80号)",
+}
+
+
+def issuer_notice(issuer: IssuerState | None) -> dict[str, str] | None:
+    """The sentence an answer shows when the issuer is no longer active; after a merger it names the
+    institution the issuer merged into (rule 41)."""
+    if issuer is None or issuer.status == ACTIVE:
+        return None
+    zh, en = STATUS_LABELS[issuer.status]
+    if issuer.merged_into:
+        into = (
+            f"{issuer.merged_into_name or ''}（{issuer.merged_into}）"
+            if issuer.merged_into_name
+            else issuer.merged_into
+        )
+        into_en = (
+            f"{issuer.merged_into_name} ({issuer.merged_into})"
+            if issuer.merged_into_name
+            else issuer.merged_into
+        )
+        return {
+            "zh": f"发证机构已于 {issuer.since} 并入 {into}。证书本身仍然有效。",
+            "en": f"The issuing institution merged into {into_en} on {issuer.since}. The certificate itself stays valid.",
+        }
+    return {
+        "zh": f"发证机构当前状态：{zh}（自 {issuer.since}）。证书本身仍然有效。",
+        "en": f"The issuing institution is {en} since {issuer.since}. The certificate itself stays valid.",
     }

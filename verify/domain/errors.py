@@ -129,6 +129,15 @@ class InvalidPayload(InvalidInput):
     default_en = "The QR payload cannot be decoded"
 
 
+class SuccessorNotAllowed(InvalidInput):
+    """A supersession naming a successor that is not the same holder's, or not from the same
+    institution, its parent, its 站点 or the institution it merged into (rule 43)."""
+
+    reason = "successor_not_allowed"
+    default_zh = "取代它的新证书必须属于同一持证人，并由同一机构（或其分支、并入机构）颁发"
+    default_en = "The superseding certificate must be the same holder's, from the same institution (or its branch or successor)"
+
+
 class BatchRejected(InvalidInput):
     """A batch had at least one bad row; ``problems`` lists every bad row. Nothing was written."""
 
@@ -251,6 +260,16 @@ class InvalidTransition(Conflict):
     reason = "invalid_transition"
     default_zh = "批次当前状态不允许此操作"
     default_en = "The batch's state does not allow this"
+
+
+class InstitutionRetired(Conflict):
+    """A decision about an institution whose filing was terminated or merged: its code is retired
+    for good (rule 40), so nothing re-activates it; a returning institution files again under a
+    new code. ``details`` names the code, the final status and its date."""
+
+    reason = "institution_retired"
+    default_zh = "机构已终止备案或已合并，其代码已列入废置库"
+    default_en = "The institution's filing was terminated or merged; its code is retired"
 
 
 def mapped(exc: VerifyError, table: dict[type[VerifyError], int], default: int) -> int:

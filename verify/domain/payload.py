@@ -88,9 +88,9 @@ _FORM_MASK: Final = 0b11
 _RESERVED_MASK: Final = 0b11
 _FORM_RESERVED: Final = 3
 
-_FIXED_LEN_22: Final = 1 + 2 + 9 + 3 + 3 + 2  # 20
-_FIXED_LEN_15: Final = 1 + 2 + 7 + 3 + 3 + 2  # 18
-MAX_BODY_LEN: Final = _FIXED_LEN_22 + 3 * (1 + _TEXT_BYTES_MAX)  # 788
+FIXED_LEN_22: Final = 1 + 2 + 9 + 3 + 3 + 2  # 20
+FIXED_LEN_15: Final = 1 + 2 + 7 + 3 + 3 + 2  # 18
+MAX_BODY_LEN: Final = FIXED_LEN_22 + 3 * (1 + _TEXT_BYTES_MAX)  # 788
 MAX_PAYLOAD_LEN: Final = MAX_BODY_LEN + SIGNATURE_LEN  # 852
 # Longest Base32 text of a payload that could be valid; anything longer is refused before decoding.
 MAX_TEXT_LEN: Final = (MAX_PAYLOAD_LEN * 8 + 4) // 5  # 1364

@@ -9,10 +9,12 @@ from __future__ import annotations
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import datetime
 
 from verify.domain.certificate import Published
+from verify.domain.corrections import CurrentVersion
 from verify.domain.institution import ACTIVE, IssuerState
+from verify.domain.standing import CertificateState
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,20 +35,14 @@ class KeyRecord:
 
 
 @dataclass(frozen=True, slots=True)
-class CertificateState:
-    status: str  # revoked | superseded
-    effective: date | None
-    reason_category: str | None
-    superseded_by: str | None
-
-
-@dataclass(frozen=True, slots=True)
 class Snapshot:
     certificates: dict[str, CertificateState]
     institutions: dict[str, IssuerState]
     keys_by_kid: dict[str, tuple[KeyRecord, ...]]
     as_of: datetime
     loaded_at: float = field(compare=False)  # time.monotonic() of the load, for freshness checks
+    # Corrected certificates' current versions (rule 43): a QR of an earlier version is superseded.
+    current: dict[str, CurrentVersion] = field(default_factory=dict)
 
 
 def build_snapshot(
@@ -54,6 +50,7 @@ def build_snapshot(
     institutions: Iterable[IssuerState],
     keys: Iterable[KeyRecord],
     as_of: datetime,
+    current: dict[str, CurrentVersion] | None = None,
 ) -> Snapshot:
     by_kid: dict[str, list[KeyRecord]] = {}
     for k in keys:
@@ -64,6 +61,7 @@ def build_snapshot(
         keys_by_kid={kid: tuple(states) for kid, states in by_kid.items()},
         as_of=as_of,
         loaded_at=time.monotonic(),
+        current=current or {},
     )
 
 
@@ -74,10 +72,13 @@ def overlay(published: Published, snapshot: Snapshot) -> Published:
     stands (the view may be the older of the two), so neither source can make the other's exception
     look active: the answer is never more favourable than the primary as the view last saw it."""
     state = snapshot.certificates.get(published.certificate.number)
-    status = state.status if state is not None else published.status
+    if state is None:
+        status, state = published.status, published.state
+    else:
+        status = state.status
     issuer = snapshot.institutions.get(published.issuer.code)
     if issuer is None or issuer.status == ACTIVE:
         issuer = published.issuer
-    if status == published.status and issuer == published.issuer:
+    if status == published.status and issuer == published.issuer and state == published.state:
         return published
-    return Published(published.certificate, status, issuer)
+    return Published(published.certificate, status, issuer, state)

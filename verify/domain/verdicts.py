@@ -36,7 +36,7 @@ class Outcome:
     next_step: Text  # what the person holding the phone should do
 
 
-# Issued certificates outlive their issuer's status (rule 38), so both issuer outcomes say the same.
+# Issued certificates outlive their issuer's status (rule 38), so the issuer outcomes all say the same.
 _ISSUER_ONLY = Text(
     "证书本身仍然有效；发证机构的状态变化不影响已颁发的证书，除非另有撤销决定。",
     "The certificate itself stays valid; the issuer's status does not affect issued certificates unless revoked.",
@@ -97,6 +97,17 @@ OUTCOMES: Mapping[str, Outcome] = _outcomes(
             "证书真实有效；发证机构已终止备案", "Genuine and valid; the issuer's filing has been terminated"
         ),
         Text("证书有效 · 发证机构已终止备案", "Valid · issuer terminated"),
+        "warn",
+        "ok",
+        _ISSUER_ONLY,
+    ),
+    Outcome(
+        "issuer_merged",
+        Text(
+            "证书真实有效；发证机构已合并（并入其他机构）",
+            "Genuine and valid; the issuer has merged into another institution",
+        ),
+        Text("证书有效 · 发证机构已合并", "Valid · issuer merged"),
         "warn",
         "ok",
         _ISSUER_ONLY,

@@ -12,12 +12,12 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from verify.domain import payload
+from verify.domain import corrections, payload
 from verify.domain.certificate import record_fields
 from verify.domain.errors import InvalidPayload
-from verify.domain.events import REVOKED, SUPERSEDED
-from verify.domain.institution import SUSPENDED, TERMINATED
+from verify.domain.events import ACTIVE
 from verify.domain.snapshot import Snapshot
+from verify.domain.standing import outcome_of, standing_facts
 from verify.domain.verdicts import FORGED_REASONS, OUTCOMES
 
 
@@ -130,25 +130,20 @@ def _verify_decoded(
         return Verification("status_unavailable", {"format": "ok", "signature": "ok", "status": "unavailable"}, as_of,
                             certificate=printed)  # fmt: skip
     checks = {"format": "ok", "signature": "ok", "status": "ok"}
-    state = snapshot.certificates.get(record.number)
-    if state is not None and state.status == REVOKED:
-        return Verification(
-            "revoked", checks, as_of, certificate=printed,
-            details={"revocation": {"effective": _iso(state.effective), "category": state.reason_category}},
-        )  # fmt: skip
-    if state is not None and state.status == SUPERSEDED:
+    current = snapshot.current.get(record.number)
+    if current is not None and current.fields != corrections.printed(record):
+        # An earlier version of a corrected certificate (rule 43): the current one is linked.
         return Verification(
             "superseded", checks, as_of, certificate=printed,
-            details={"superseded_by": state.superseded_by, "effective": _iso(state.effective)},
+            details={"superseded_by": record.number, "effective": current.since or None, "current": current.path},
         )  # fmt: skip
+    state = snapshot.certificates.get(record.number)
+    status = state.status if state is not None else ACTIVE
     issuer = snapshot.institutions.get(record.institution_key)
-    if issuer is not None and issuer.status == SUSPENDED:
-        return Verification("issuer_suspended", checks, as_of, certificate=printed,
-                            details={"issuer_since": issuer.since.isoformat()})  # fmt: skip
-    if issuer is not None and issuer.status == TERMINATED:
-        return Verification("issuer_terminated", checks, as_of, certificate=printed,
-                            details={"issuer_since": issuer.since.isoformat()})  # fmt: skip
-    return Verification("valid", checks, as_of, certificate=printed)
+    return Verification(
+        outcome_of(status, issuer), checks, as_of, certificate=printed,
+        details=standing_facts(status, state, issuer),
+    )  # fmt: skip
 
 
 def _printed_fields(record: payload.CertificateRecord, snapshot: Snapshot) -> dict[str, Any]:
@@ -158,7 +153,3 @@ def _printed_fields(record: payload.CertificateRecord, snapshot: Snapshot) -> di
         "id_tail": record.id_tail,
         "kid": record.kid,
     }
-
-
-def _iso(value: Any) -> str | None:
-    return None if value is None else str(value.isoformat())

@@ -265,7 +265,9 @@ class Api:
         return Response(image, media_type=media, headers={"Cache-Control": "private, max-age=3600"})
 
     async def institution(self, request: Request) -> Response:
-        view = await registry(request).institution_view(request.path_params["code"].strip().upper())
+        view = await registry(request).institution_view(
+            request.path_params["code"].strip().upper(), channels=self.settings.channels
+        )
         return JSON(view, headers={"Cache-Control": "public, max-age=60"})
 
 

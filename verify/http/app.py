@@ -95,7 +95,10 @@ def create_app(settings: Settings, *, registry_factory: Callable[[], Awaitable[R
         settings.web_dir,
         lookup_answer=api.lookup_answer,
         verification=api.verification,
-        institution_view=lambda request, code: request.app.state.registry.institution_view(code),
+        institution_view=lambda request, code: request.app.state.registry.institution_view(
+            code, channels=settings.channels
+        ),
+        channels=settings.channels,
     )
 
     console = Console(settings, pages)

@@ -20,9 +20,8 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 
 from verify.domain import errors
-from verify.domain.channels import NATIONAL_HOTLINE, OFFICIAL_SITES
+from verify.domain.channels import DEFAULT_CHANNELS, Channels
 from verify.domain.clock import CST
-from verify.domain.events import REASON_CATEGORIES
 from verify.domain.holder_ids import IdType
 from verify.domain.text import check_text
 from verify.domain.verdicts import CHECK_STATES, OUTCOMES
@@ -80,6 +79,7 @@ class Pages:
         lookup_answer: LookupAnswer,
         verification: Verifier,
         institution_view: InstitutionView,
+        channels: Channels = DEFAULT_CHANNELS,
     ) -> None:
         # One environment per language, each with its own ``t`` filter: jinja folds a filter of a
         # literal at compile time, so ``'holder_name'|t`` is compiled into each language's template
@@ -96,6 +96,7 @@ class Pages:
         self.lookup_answer = lookup_answer
         self.verification = verification
         self.institution_view = institution_view
+        self.channels = channels  # rule 62: the configured hotline and official sites (Settings.channels)
 
     # ------------------------------------------------------------------ plumbing
 
@@ -129,8 +130,8 @@ class Pages:
             "date": lambda value: i18n.format_date(value, lang),
             "switch_href": f"{request.url.path}?lang={other}",
             "json_href": json_href,
-            "hotline": NATIONAL_HOTLINE,
-            "official": OFFICIAL_SITES,
+            "hotline": self.channels.hotline,
+            "official": self.channels.official_sites,
             "asset_version": self.asset_version,
         }
 
@@ -227,8 +228,8 @@ class Pages:
                     },
                     "id_types": [t.value for t in IdType],
                     "api": {"check_number": "/api/v1/codes/{number}", "lookup": "/api/v1/lookup"},
-                    "hotline": NATIONAL_HOTLINE,
-                    "official_sites": OFFICIAL_SITES,
+                    "hotline": self.channels.hotline,
+                    "official_sites": self.channels.official_sites,
                 }
             )
         return self.render(request, "lookup.html", self._lookup_context(request, lang))
@@ -281,11 +282,10 @@ class Pages:
         if self._wants_json(request):
             return self._json(answer, private=True)
         # optional parts of the answer, present (as None) for the template
-        answer = {"reason": None, "certificate": None, "revocation": None, "superseded_by": None, **answer}
+        answer = {"reason": None, "certificate": None, **answer}
         outcome = OUTCOMES[answer["outcome"]]
         other = "en" if lang == "zh" else "zh"
         context = self.context(request, lang, f"/c/{request.path_params['payload']}.json")
-        category = (answer.get("revocation") or {}).get("category")
         context.update(
             answer=answer,
             tone=outcome.tone,
@@ -293,7 +293,6 @@ class Pages:
             verdict_text=outcome.headline.pick(lang),
             verdict_other=outcome.headline.pick(other),
             next_text=outcome.next_step.pick(lang),
-            reason_category=_pick(REASON_CATEGORIES.get(category or ""), lang) if category else None,
             as_of_text=_as_of(answer.get("status_as_of"), lang),
             check_text=lambda value: CHECK_STATES.get(value, CHECK_STATES["not_checked"]).pick(lang),
         )
@@ -329,12 +328,6 @@ class Pages:
         if self._wants_json(request):
             return self._json({"page": "scan", "lang": lang, "accepts": "/c/<payload> URLs of this service"})
         return self.render(request, "scan.html", self.context(request, lang, "/scan.json"), csp=CSP_SCAN)
-
-
-def _pick(pair: tuple[str, str] | None, lang: str) -> str | None:
-    if pair is None:
-        return None
-    return pair[0] if lang == "zh" else pair[1]
 
 
 def _as_of(value: str | None, lang: str) -> str:

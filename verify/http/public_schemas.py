@@ -10,7 +10,7 @@ from verify.domain.certificate import ISSUE_FORMS
 from verify.domain.codes import CodeKind
 from verify.domain.events import PUBLIC_STATUS
 from verify.domain.holder_ids import IdType
-from verify.domain.institution import KIND_LABELS, STATUS_LABELS
+from verify.domain.institution import KIND_LABELS, MERGER_FORMS, QUALITY_GRADES, RECORD_KINDS, STATUS_LABELS
 from verify.domain.reference import PUBLISHED_TABLES
 from verify.domain.verdicts import CHECK_STATES, FORGED_REASONS, OUTCOMES
 from verify.http.schemas import (
@@ -73,6 +73,25 @@ SCANNED_CERTIFICATE: Schema = {  # verify.domain.verification._printed_fields
     "required": [*_PRINTED_REQUIRED, "id_tail", "kid"],
     "properties": {**_PRINTED, "id_tail": STRING, "kid": STRING},
 }
+_STANDING: Schema = {  # verify.domain.standing.standing_facts: one shape on the QR and lookup answers
+    "revocation": {
+        "type": "object",
+        "required": ["effective", "category", "category_label"],
+        "properties": {
+            "effective": NULLABLE_DATE,
+            "category": NULLABLE_STRING,
+            "category_label": {**BILINGUAL, "type": ["object", "null"]},
+        },
+    },
+    "superseded_by": NULLABLE_STRING,
+    "effective": NULLABLE_DATE,
+    "issuer_since": DATE,
+    "merged_into": {
+        "type": "object",
+        "required": ["code", "name"],
+        "properties": {"code": STRING, "name": NULLABLE_STRING},
+    },
+}
 VERIFICATION: Schema = {  # verify.domain.verification.Verification.to_json
     "type": "object",
     "required": ["outcome", "message", "checks", "status_as_of"],
@@ -103,21 +122,17 @@ VERIFICATION: Schema = {  # verify.domain.verification.Verification.to_json
             "required": ["kid", "compromised_since"],
             "properties": {"kid": STRING, "compromised_since": DATE_TIME},
         },
-        "revocation": {
-            "type": "object",
-            "required": ["effective", "category"],
-            "properties": {"effective": NULLABLE_DATE, "category": NULLABLE_STRING},
-        },
-        "superseded_by": NULLABLE_STRING,
-        "effective": NULLABLE_DATE,
-        "issuer_since": DATE,
+        **_STANDING,
+        "current": {"type": "string", "description": "a corrected certificate's current QR path (/c/...)"},
     },
 }
 LOOKUP_CERTIFICATE: Schema = {  # verify.domain.certificate.published_json, with the view's QR links
     "type": "object",
-    "required": [*_PRINTED_REQUIRED, "kind", "id_type", "issue_form", "status", "issuer_notice"],
+    "required": [*_PRINTED_REQUIRED, "kind", "id_type", "issue_form", "status", "outcome", "issuer_notice"],
     "properties": {
         **_PRINTED,
+        **_STANDING,
+        "outcome": {"enum": list(OUTCOMES)},
         "kind": {"enum": [k.value for k in CodeKind]},
         "id_type": {"enum": [t.value for t in IdType]},
         "issue_form": {"enum": list(ISSUE_FORMS)},
@@ -154,7 +169,23 @@ _NAMED: Schema = {
     "required": ["code", "name"],
     "properties": {"code": STRING, "name": STRING},
 }
-INSTITUTION: Schema = {  # verify.services.institutions.InstitutionAdmin.institution_view
+BOOLEAN: Schema = {"type": "boolean"}
+_PARTY: Schema = {**_NAMED, "type": "object"}
+_STATUS_LABELLED: Schema = {
+    **_LABELLED,
+    "properties": {**_LABELLED["properties"], "code": INSTITUTION_STATUS},
+}
+
+
+def _list_of(**properties: Schema) -> Schema:
+    """An array of objects that always carry every one of ``properties``."""
+    return {
+        "type": "array",
+        "items": {"type": "object", "required": list(properties), "properties": properties},
+    }
+
+
+INSTITUTION: Schema = {  # verify.services.institution_record.InstitutionRecords.institution_view
     "type": "object",
     "required": [
         "code",
@@ -173,6 +204,11 @@ INSTITUTION: Schema = {  # verify.services.institutions.InstitutionAdmin.institu
         "retired_codes",
         "aliases",
         "complaint_channel",
+        "parent",
+        "sites",
+        "mergers",
+        "credit_records",
+        "quality_grades",
     ],
     "properties": {
         "code": STRING,
@@ -187,6 +223,7 @@ INSTITUTION: Schema = {  # verify.services.institutions.InstitutionAdmin.institu
             "properties": {
                 "number": NULLABLE_STRING,
                 "authority": NULLABLE_STRING,
+                "authority_label": {**BILINGUAL, "type": ["object", "null"]},
                 "date": NULLABLE_DATE,
                 "expires": NULLABLE_DATE,
             },
@@ -194,6 +231,37 @@ INSTITUTION: Schema = {  # verify.services.institutions.InstitutionAdmin.institu
         "province": _NAMED,
         "city": _NAMED,
         "parent_code": NULLABLE_STRING,
+        "parent": {**_NAMED, "properties": {"code": STRING, "name": NULLABLE_STRING}},
+        # The lifecycle (verify.services.institution_record.InstitutionRecords.institution_view).
+        "sites": _list_of(code=STRING, name=STRING, status=_STATUS_LABELLED, since=NULLABLE_DATE),
+        "mergers": _list_of(
+            form={"enum": list(MERGER_FORMS)},
+            form_label=BILINGUAL,
+            into=_PARTY,
+            institutions={"type": "array", "items": _PARTY},
+            effective=DATE,
+            scheduled=BOOLEAN,
+            document_ref=NULLABLE_STRING,
+        ),  # fmt: skip
+        "credit_records": _list_of(
+            kind={"enum": list(RECORD_KINDS)},
+            label=BILINGUAL,
+            effective=DATE,
+            scheduled=BOOLEAN,
+            article=STRING,
+            summary=STRING,
+            document_ref=NULLABLE_STRING,
+            decided_by=STRING,
+            rectify_by=NULLABLE_DATE,
+        ),  # fmt: skip
+        "quality_grades": _list_of(
+            year={"type": "integer"},
+            grade={"enum": list(QUALITY_GRADES)},
+            label=BILINGUAL,
+            decided_on=DATE,
+            document_ref=STRING,
+            decided_by=STRING,
+        ),  # fmt: skip
         "contact": {
             "type": "object",
             "required": ["address", "phone", "email", "website"],
@@ -201,26 +269,40 @@ INSTITUTION: Schema = {  # verify.services.institutions.InstitutionAdmin.institu
         },
         "status": {
             "type": "object",
-            "required": ["code", "zh", "en", "since", "merged_into", "history"],
+            "required": [
+                "code",
+                "zh",
+                "en",
+                "since",
+                "merged_into",
+                "merged_into_name",
+                "history",
+                "scheduled",
+            ],
             "properties": {
                 "code": INSTITUTION_STATUS,
                 "zh": STRING,
                 "en": STRING,
                 "since": NULLABLE_DATE,
                 "merged_into": NULLABLE_STRING,
+                "merged_into_name": NULLABLE_STRING,
                 "history": {
                     "type": "array",
                     "items": {
                         "type": "object",
-                        "required": ["status", "effective", "reason", "document_ref"],
+                        "required": ["status", "label", "effective", "scheduled", "reason", "document_ref"],
                         "properties": {
                             "status": INSTITUTION_STATUS,
+                            "label": {**BILINGUAL, "type": ["object", "null"]},
                             "effective": NULLABLE_DATE,
+                            "scheduled": BOOLEAN,
                             "reason": NULLABLE_STRING,
                             "document_ref": NULLABLE_STRING,
                         },
                     },
                 },
+                # decisions recorded ahead of their date, with the public notice
+                "scheduled": _list_of(status=INSTITUTION_STATUS, effective=DATE, notice=BILINGUAL),
             },
         },
         "scope": {

@@ -10,6 +10,13 @@ from verify.domain.accounts import Role
 from verify.domain.batch.lifecycle import BatchState
 from verify.domain.events import EVENT_STATUS, PUBLIC_STATUS, REASON_CATEGORIES
 from verify.domain.holder_ids import IdType
+from verify.domain.institution import (
+    FILING_AUTHORITY_LABELS,
+    KIND_LABELS,
+    MERGER_FORMS,
+    QUALITY_GRADES,
+    RECORD_KINDS,
+)
 
 Schema = dict[str, Any]
 
@@ -208,6 +215,97 @@ EVENT_RESULT: Schema = {  # verify.services.publication.Publication.certificate_
         },
     },
 }
+_DECISION_FIELDS: Schema = {  # verify.http.review_api.decision_from
+    "effective": DATE,
+    "reason_category": {"enum": list(REASON_CATEGORIES)},
+    "reason": _required_text(500),
+    "decided_by": {"type": "string", "maxLength": 200},
+    "document_ref": {"type": "string", "maxLength": 200},
+    "served": {"type": "string", "maxLength": 200},
+}
+BATCH_REVOCATION_BODY: Schema = {
+    "type": "object",
+    "description": "without numbers: the whole batch; with numbers: those certificates of the batch",
+    "required": ["reason_category", "reason"],
+    "properties": {
+        **_DECISION_FIELDS,
+        "numbers": {"type": "array", "maxItems": 10_000, "items": {"type": "string", "maxLength": 40}},
+    },
+}
+RANGE_REVOCATION_BODY: Schema = {
+    "type": "object",
+    "description": "every published certificate the institution issued in the date range",
+    "required": ["reason_category", "reason", "issued_from", "issued_to"],
+    "properties": {**_DECISION_FIELDS, "issued_from": DATE, "issued_to": DATE},
+}
+DECISION_RESULT: Schema = {  # verify.services.decisions.Decisions.decide
+    "type": "object",
+    "required": ["decision_id", "event", "scope", "effective", "certificates", "unchanged", "unpublished"],
+    "properties": {
+        "decision_id": STRING,
+        "event": {"enum": ["revoked", "reinstated"]},
+        "scope": OBJECT,
+        "effective": DATE,
+        "certificates": {"type": "integer", "minimum": 0},
+        "unchanged": {"type": "integer", "minimum": 0},
+        "unpublished": {"type": "integer", "minimum": 0},
+    },
+}
+CHANGE_REQUEST_BODY: Schema = {  # verify.http.review_api.ReviewApi.request_change
+    "type": "object",
+    "required": ["kind", "reason"],
+    "properties": {
+        "kind": {"enum": ["correction", "reissue"]},
+        "reason": _required_text(500),
+        "changes": {
+            "type": "object",
+            "description": "correction: the new holder_name, occupation_name or job",
+            "properties": {
+                k: {"type": "string", "maxLength": 200} for k in ("holder_name", "occupation_name", "job")
+            },
+            "additionalProperties": {"type": "string", "maxLength": 200},
+        },
+        "print_serial": {
+            "type": "string",
+            "maxLength": 40,
+            "description": "re-issue: the new paper's 印制流水码",
+        },
+    },
+}
+REQUEST_DECISION_BODY: Schema = {
+    "type": "object",
+    "required": ["approve"],
+    "properties": {"approve": {"type": "boolean"}, "note": {"type": "string", "maxLength": 500}},
+}
+_CHANGE_REQUEST: Schema = {  # verify.db.requests.request_json
+    "type": "object",
+    "required": ["public_id", "kind", "number", "changes", "reason", "state", "requested_by", "requested_at"],
+    "properties": {
+        "public_id": STRING,
+        "kind": {"enum": ["correction", "reissue"]},
+        "number": STRING,
+        "changes": OBJECT,
+        "previous": {"type": ["object", "null"]},
+        "reason": STRING,
+        "state": {"enum": ["submitted", "approved", "rejected", "applied"]},
+        "requested_by": STRING,
+        "requested_at": STRING,
+        "reviewed_by": NULLABLE_STRING,
+        "decided_at": NULLABLE_STRING,
+        "decision_note": NULLABLE_STRING,
+        "applied_at": NULLABLE_STRING,
+    },
+}
+CHANGE_REQUEST_RESULT: Schema = {
+    "type": "object",
+    "required": ["request"],
+    "properties": {"request": _CHANGE_REQUEST},
+}
+CHANGE_REQUESTS: Schema = {
+    "type": "object",
+    "required": ["number", "requests"],
+    "properties": {"number": STRING, "requests": {"type": "array", "items": _CHANGE_REQUEST}},
+}
 STATUS_BODY: Schema = {
     "type": "object",
     "required": ["status", "reason"],
@@ -217,6 +315,87 @@ STATUS_BODY: Schema = {
         "reason": _required_text(500),
         "document_ref": {"type": "string", "maxLength": 200},
     },
+}
+# The institution lifecycle (verify.http.review_api, verify.services.institutions; rules 40-53).
+TERMINATION_BODY: Schema = {
+    "type": "object",
+    "required": ["reason"],
+    "properties": {
+        "effective": DATE,
+        "reason": _required_text(500),
+        "document_ref": {"type": "string", "maxLength": 200},
+    },
+}
+_FILING_TEXT: dict[str, int] = {  # verify.domain.institution.FILING_TEXT_FIELDS, but name and parent
+    "short_name": 100, "filing_number": 100, "address": 300, "phone": 50, "email": 200, "website": 300,
+    "complaint_channel": 300,
+}  # fmt: skip
+NEW_INSTITUTION: Schema = {
+    "type": "object",
+    "description": "the new institution of a merger (合并新设), filed under the path's code",
+    "required": ["kind", "name"],
+    "properties": {
+        "kind": {"enum": list(KIND_LABELS)},
+        "name": _required_text(200),
+        "filing_authority": {"enum": list(FILING_AUTHORITY_LABELS)},
+        "filing_date": DATE,
+        "filing_expires": DATE,
+        **{k: {"type": "string", "maxLength": n} for k, n in _FILING_TEXT.items()},
+    },
+}
+MERGER_BODY: Schema = {
+    "type": "object",
+    "description": "merge these institutions into the path's institution (absorption), or into a new one"
+    " filed under the path's code (new_entity with new_institution)",
+    "required": ["institutions", "reason"],
+    "properties": {
+        "institutions": {
+            "type": "array",
+            "minItems": 1,
+            "maxItems": 50,
+            "items": {"type": "string", "maxLength": 40},
+        },
+        "form": {"enum": list(MERGER_FORMS)},
+        "new_institution": NEW_INSTITUTION,
+        "effective": DATE,
+        "reason": _required_text(500),
+        "document_ref": {"type": "string", "maxLength": 200},
+    },
+}
+RECORD_BODY: Schema = {
+    "type": "object",
+    "required": ["article", "summary", "decided_by"],
+    "properties": {
+        "kind": {"enum": list(RECORD_KINDS)},
+        "effective": DATE,
+        "article": _required_text(200),
+        "summary": _required_text(500),
+        "facts": {"type": "string", "maxLength": 2000},
+        "document_ref": {"type": "string", "maxLength": 200},
+        "decided_by": _required_text(200),
+        "rectify_by": DATE,
+    },
+}
+GRADE_BODY: Schema = {
+    "type": "object",
+    "required": ["year", "grade", "document_ref", "decided_by"],
+    "properties": {
+        "year": {"type": "integer", "minimum": 2000, "maximum": 2100},
+        "grade": {"enum": [*QUALITY_GRADES, *(zh for zh, _ in QUALITY_GRADES.values())]},
+        "decided_on": DATE,
+        "document_ref": _required_text(200),
+        "decided_by": _required_text(200),
+    },
+}
+ALIAS_BODY: Schema = {
+    "type": "object",
+    "required": ["alias"],
+    "properties": {"alias": _required_text(40), "note": {"type": "string", "maxLength": 200}},
+}
+ALIAS_WITHDRAW_BODY: Schema = {
+    "type": "object",
+    "required": ["alias", "reason"],
+    "properties": {"alias": _required_text(40), "reason": _required_text(500)},
 }
 ACCOUNT: Schema = {
     "type": "object",

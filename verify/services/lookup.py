@@ -64,11 +64,17 @@ class Lookups:
     throttle: Throttle
 
     async def lookup_by_number(self, number: str, name: str, *, client: str | None = None) -> LookupAnswer:
-        """Number + name (rule 56); a public lookup from ``client`` (its address) is throttled (rule 57).
-        Raises InvalidCode for a malformed number (a distinct answer, rule 61), RateLimited."""
+        """Number + name (rule 56), a legacy 职业资格证书 number too (rule 44); a public lookup from
+        ``client`` (its address) is throttled (rule 57). Raises InvalidCode for a malformed number (a
+        distinct answer, rule 61), RateLimited."""
         check = codes.check_certificate_number(number, today=self.today())
         if not check.valid:
-            raise InvalidCode(problems=check.problems)
+            # A legacy 职业资格证书 number has no shape of its own (rule 44, DECISIONS D49): tried only
+            # when no current format fits, so a mistyped current number keeps its own problems (rule 61).
+            legacy = codes.check_qualification_number(number)
+            if not legacy.valid:
+                raise InvalidCode(problems=check.problems)
+            check = legacy
         key = _name_key_or_blank(name)
         ticket, listed = await self._find(
             client, self.throttle.number_target(check.canonical), certificates.BY_NUMBER, check.canonical

@@ -5,6 +5,7 @@ compromise, revocation / supersession / reinstatement with history. A mixin of
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable, Callable
 from datetime import date, datetime
 from typing import Any
 
@@ -13,11 +14,19 @@ from verify.db import audit, batches, certificates, signatures
 from verify.db.pool import Conn, Pool, transaction
 from verify.domain.batch.lifecycle import BatchMove, after
 from verify.domain.errors import Conflict, InvalidInput, NotFound
-from verify.domain.events import CertificateEvent
+from verify.domain.events import (
+    REVOKED,
+    SCOPE_CERTIFICATES,
+    CertificateEvent,
+    Decision,
+    Scope,
+    check_successor,
+)
 
 
 class Publication:
     pool: Pool
+    decide: Callable[..., Awaitable[dict[str, Any]]]  # verify.services.decisions.Decisions
 
     async def publish(
         self, batch_public_id: str, *, actor: str, signer: issuance.SignerLike
@@ -74,29 +83,43 @@ class Publication:
 
     async def certificate_event(self, event: CertificateEvent, *, actor: str) -> dict[str, Any]:
         """Record a revocation, supersession or reinstatement (a 复核 reversal) of one certificate,
-        keeping the history (rules 35-37). Raises InvalidInput (the event's own checks, or a
-        successor that is not registered), NotFound, Conflict (already in that status)."""
+        keeping the history (rules 35-37). A revocation is a decision over one certificate
+        (``Decisions.decide``); a successor must be the same holder's, from a related issuer
+        (rule 43). Raises InvalidInput (the event's own checks, a successor that is not registered),
+        SuccessorNotAllowed, NotFound, Conflict (already in that status)."""
         event = event.checked()
         async with transaction(self.pool) as conn:
-            current = await certificates.certificate_status_row(conn, event.number)
+            current = await certificates.holding(conn, event.number)
             if current is None:
                 raise NotFound(f"未找到证书 {event.number}", f"no certificate {event.number}")
-            if current["status"] == event.status:
+            if current.status == event.status:
                 raise Conflict(
                     f"证书当前状态已是 {event.status}", f"the certificate is already {event.status}"
                 )
-            if (
-                event.superseded_by
-                and await certificates.certificate_status_row(conn, event.superseded_by) is None
-            ):
-                raise InvalidInput(
-                    "取代它的新证书必须已在登记库中", "the superseding certificate must exist in the registry"
-                )
-            await certificates.record_certificate_event(conn, event, recorded_by=actor)
-            await audit.audit(conn, actor, f"certificate.{event.event}", event.number,
-                              {"category": event.reason_category, "document_ref": event.document_ref})  # fmt: skip
+            if event.event == REVOKED:
+                decided = await self.decide(
+                    Decision(Scope(SCOPE_CERTIFICATES, (event.number,)), event.effective, event.reason_category,
+                             event.reason, event.decided_by, event.document_ref, event.served),
+                    actor=actor, conn=conn,
+                )  # fmt: skip
+            else:
+                decided = None
+                if event.superseded_by:
+                    successor = await certificates.holding(conn, event.superseded_by)
+                    if successor is None:
+                        raise InvalidInput(
+                            "取代它的新证书必须已在登记库中",
+                            "the superseding certificate must exist in the registry",
+                        )
+                    check_successor(current, successor)
+                await certificates.record_certificate_event(conn, event, recorded_by=actor)
+                await audit.audit(conn, actor, f"certificate.{event.event}", event.number,
+                                  {"category": event.reason_category, "document_ref": event.document_ref})  # fmt: skip
             history = await certificates.certificate_history(conn, event.number)
-        return {"number": event.number, "status": event.status, "history": [_jsonable(h) for h in history]}
+        result = {"number": event.number, "status": event.status, "history": [_jsonable(h) for h in history]}
+        if decided is not None:
+            result["decision_id"] = decided["decision_id"]
+        return result
 
 
 def _jsonable(row: dict[str, Any]) -> dict[str, Any]:

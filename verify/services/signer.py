@@ -1,4 +1,5 @@
-"""The signer: the long-running process that publishes approved batches (``verify signer run``).
+"""The signer: the long-running process that publishes approved batches and signs approved
+corrections as new versions (``verify signer run``).
 
 It is the only process that holds the signing key; the web workers never do. It takes approved
 batches from the batches table itself (approved, oldest decision first) with FOR UPDATE SKIP
@@ -26,12 +27,16 @@ CHANNEL = "verify_signer"
 
 
 async def drain(reg: Registry, *, actor: str, signer: issuance.SignerLike) -> list[dict[str, Any]]:
-    """Publish every approved batch waiting now; returns what was published."""
+    """Publish every approved batch and sign every approved correction (rule 43) waiting now;
+    returns what was done."""
     done = []
     await institutions.apply_due_statuses(reg.pool, reg.today())
     while (result := await reg.publish_next(actor=actor, signer=signer)) is not None:
         log.info("published %s: %s certificates", result["batch_id"], result["certificates"])
         done.append(result)
+    while (corrected := await reg.apply_next_correction(actor=actor, signer=signer)) is not None:
+        log.info("corrected %s: version %s", corrected["number"], corrected["version"])
+        done.append(corrected)
     return done
 
 

@@ -94,11 +94,14 @@ class StatusView:
             and self._clock() - self._full_at < self.full_interval
         ):
             institutions, keys = await status.issuer_and_key_rows(self._pool)
-            self._snapshot = build_snapshot(previous.certificates, institutions, keys, as_of)
+            self._snapshot = build_snapshot(
+                previous.certificates, institutions, keys, as_of, previous.current
+            )
             return
         async with self._pool.acquire() as conn:
             events, certificates, institutions, keys = await status.status_snapshot_rows(conn)
-        self._snapshot = build_snapshot(certificates, institutions, keys, as_of)
+            current = await status.current_versions(conn)
+        self._snapshot = build_snapshot(certificates, institutions, keys, as_of, current)
         self._events, self._full_at = events, self._clock()
 
     async def _listen(self) -> None:
