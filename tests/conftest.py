@@ -163,11 +163,21 @@ async def conn(pool: asyncpg.Pool) -> AsyncIterator[db_pool.Conn]:
             await tx.rollback()
 
 
-def unique_henan_code(letter: str = "S", city: str = "01", first: str = "5") -> str:
+_ISSUED_CODES: set[str] = set()
+
+
+def unique_henan_code(letter: str = "S", city: str = "01", first: str = "") -> str:
     """A fresh 13-character institution key so tests never collide in the session database.
 
-    Position 10 = 5 keeps clear of the demo institutions (all 0 or 9 there)."""
-    return f"{letter}000041{city}{first}{secrets.randbelow(1000):03d}"
+    Position 10 is 1-5 unless a test names it (6-8 are left to the tests that do): clear of the demo
+    institutions (all 0 or 9 there). A code is never handed out twice in one process; across the
+    xdist workers 5,000 codes per city make a collision unlikely (1,000 made one a flaky failure)."""
+    while True:
+        digit = first or "12345"[secrets.randbelow(5)]
+        code = f"{letter}000041{city}{digit}{secrets.randbelow(1000):03d}"
+        if code not in _ISSUED_CODES:
+            _ISSUED_CODES.add(code)
+            return code
 
 
 InstitutionFactory = Callable[..., Awaitable[dict[str, Any]]]

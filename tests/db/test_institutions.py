@@ -49,9 +49,21 @@ async def test_rule_40_retired_code_resolvable_and_never_reassigned(
 async def test_rule_41_absorbing_institution_keeps_its_code(
     registry: Registry, pool: asyncpg.Pool, make_institution: InstitutionFactory
 ) -> None:
-    absorbing = await make_institution()
-    view = await registry.institution_view(absorbing["code"])
+    absorbing, absorbed = await make_institution(), await make_institution()
+    view = await registry.merge_institutions(
+        absorbing["code"], [absorbed["code"]], effective=date(2026, 11, 1), reason="并入（吸收合并）",
+        document_ref="豫人社函〔2026〕3号", actor="t",
+    )  # fmt: skip
+    # 并入: the absorbing institution keeps its code and status; only the absorbed code is retired
     assert view["code"] == absorbing["code"] and view["status"]["code"] == "active"
+    assert view["retired_codes"] == [] and view["status"]["history"] == []
+    assert [(m["form"], [p["code"] for p in m["institutions"]]) for m in view["mergers"]] == [
+        ("absorption", [absorbed["code"]])
+    ]
+    gone = await registry.institution_view(absorbed["code"])
+    assert gone["status"]["code"] == "merged" and gone["status"]["merged_into"] == absorbing["code"]
+    assert [r["code"] for r in gone["retired_codes"]] == [absorbed["code"]]
+    assert (await pool.fetchval("SELECT count(*) FROM retired_codes WHERE code = $1", absorbing["code"])) == 0
 
 
 async def test_rule_50_public_institution_fields(

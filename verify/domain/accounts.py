@@ -12,6 +12,9 @@ Scope rules (rule 58):
 - a **reviewer** (a 鉴定中心) acts on institutions of its jurisdiction: the province (``41``) or one
   Henan city (``41`` + the city code, e.g. ``4101`` 郑州市); outside it the answer is 403;
 - a **regulator** reads across the province and may suspend or resume an institution;
+- reviewers and regulators also record an institution's warnings, credit records and quality
+  grades (in their jurisdiction); terminations, mergers and aliases are an **admin**'s (or the
+  operator's, on the command line);
 - an **admin** manages accounts (and, on the command line, keys); an institution's **manager**
   account manages that institution's staff sub-accounts (rule 64);
 - a **verifier** (an employer or agency) may batch-verify certificates, and nothing else.
@@ -56,7 +59,11 @@ class Action(StrEnum):
     BATCH_WITHDRAW = "batch.withdraw"
     BATCH_REVIEW = "batch.review"  # approve or reject
     CERTIFICATE_REVOKE = "certificate.revoke"
+    CERTIFICATE_REQUEST = "certificate.request"  # ask for a correction or re-issue (rule 43)
+    CERTIFICATE_REQUEST_REVIEW = "certificate.request_review"  # decide one
     INSTITUTION_STATUS = "institution.status"  # suspend / resume
+    INSTITUTION_RECORD = "institution.record"  # warnings, credit records, quality grades (rules 51, 53)
+    INSTITUTION_REGISTRY = "institution.registry"  # terminations, mergers, aliases (rules 40, 41, 52)
     ACCOUNT_READ = "account.read"
     ACCOUNT_MANAGE = "account.manage"
 
@@ -70,12 +77,20 @@ GRANTS: dict[Action, frozenset[Role]] = {
     Action.BATCH_WITHDRAW: frozenset({Role.INSTITUTION}),
     Action.BATCH_REVIEW: frozenset({Role.REVIEWER}),
     Action.CERTIFICATE_REVOKE: frozenset({Role.REVIEWER}),
+    Action.CERTIFICATE_REQUEST: frozenset({Role.INSTITUTION}),
+    Action.CERTIFICATE_REQUEST_REVIEW: frozenset({Role.REVIEWER}),
     Action.INSTITUTION_STATUS: frozenset({Role.REVIEWER, Role.REGULATOR}),
+    Action.INSTITUTION_RECORD: frozenset({Role.REVIEWER, Role.REGULATOR}),
+    # What ends or renames a filing is the registry operator's: on the command line, or an admin.
+    Action.INSTITUTION_REGISTRY: frozenset({Role.ADMIN}),
     Action.ACCOUNT_READ: frozenset({Role.ADMIN, Role.INSTITUTION}),
     Action.ACCOUNT_MANAGE: frozenset({Role.ADMIN, Role.INSTITUTION}),
 }
 # Actions an institution account may take only as its institution's manager (rule 64).
 MANAGER_ONLY = frozenset({Action.ACCOUNT_READ, Action.ACCOUNT_MANAGE})
+# The actions that read data the public cannot see; every call of one is audited (rule 60). Other
+# GET routes show a form for a write, or public data (institutions, rule 50).
+AUDITED_READS = frozenset({Action.BATCH_LIST, Action.BATCH_READ, Action.ACCOUNT_READ})
 
 
 @dataclass(frozen=True, slots=True)
