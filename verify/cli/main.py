@@ -14,7 +14,7 @@ import sys
 from collections.abc import Sequence
 
 from verify import __version__
-from verify.cli import accounts, audit, batches, certificates, data, institutions, keys, server
+from verify.cli import accounts, audit, bans, batches, certificates, data, institutions, keys, legacy, server
 from verify.cli.common import Interrupted
 from verify.config import Settings
 from verify.domain import errors
@@ -32,7 +32,7 @@ EXIT_CODES: dict[type[errors.VerifyError], int] = {
     errors.AuditChainBroken: 8,  # `verify audit check`: the log was tampered with (a Conflict otherwise)
 }
 
-COMMAND_GROUPS = (accounts, server, certificates, batches, keys, data, institutions, audit)
+COMMAND_GROUPS = (accounts, server, certificates, batches, keys, data, institutions, audit, legacy, bans)
 
 
 def exit_code(exc: errors.VerifyError) -> int:

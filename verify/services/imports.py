@@ -21,7 +21,7 @@ from verify.crypto.idprotect import IdProtector
 from verify.db import audit, batches, certificates, institutions
 from verify.db.pool import Pool, UniqueViolation, transaction
 from verify.domain.accounts import OPERATOR_ROLE
-from verify.domain.batch.checked import CheckedBatch, capped, duplicate_existing, finish
+from verify.domain.batch.checked import CheckedBatch, capped, duplicate_existing, finish, repeat_warnings
 from verify.domain.batch.checks import BatchContext, check_rows
 from verify.domain.batch.columns import RawRow
 from verify.domain.batch.plan import BatchPlan, plan_warnings
@@ -30,6 +30,7 @@ from verify.domain.holder_ids import IdType, id_type_of, validate_id
 from verify.domain.institution import ACTIVE, STATUS_LABELS, ScopeIndex, status_on
 from verify.files.batchfile import read_batch_file
 from verify.files.roster import read_roster
+from verify.services.bans import batch_ban_warnings
 from verify.services.import_worker import check_part, compact, encoded, unsealed
 
 
@@ -151,6 +152,10 @@ class BatchImports:
                 finish(checked)
                 if not checked.ok or duplicate:
                     raise _RollBack
+                repeats = await certificates.repeats(conn, batch_id)
+                checked.warnings.extend(repeat_warnings(repeats, dict(checked.numbers)))  # rule 48
+                checked.warnings.extend(await batch_ban_warnings(  # rule 46, on the rows just written
+                    conn, batch_id, checked.numbers, plan.assessed_on if plan is not None else None))  # fmt: skip
                 if plan is not None:
                     checked.warnings.extend(
                         plan_warnings(plan, submitted_on=today, appraisal=institution.kind == "appraisal")

@@ -18,8 +18,12 @@ from verify.db.pool import DATABASE_ERRORS, Pool, ping, reachable
 from verify.domain.clock import today_cst
 from verify.domain.throttle import ThrottlePolicy
 from verify.services.accounts import Accounts
+from verify.services.bans import CandidateBans
+from verify.services.corrections import Corrections
+from verify.services.decisions import Decisions
 from verify.services.imports import BatchImports
 from verify.services.institutions import InstitutionAdmin
+from verify.services.legacy import LegacyImports
 from verify.services.lookup import Lookups
 from verify.services.publication import Publication
 from verify.services.review import Review
@@ -30,7 +34,8 @@ from verify.services.throttle import Throttle
 UNAVAILABLE_ERRORS = DATABASE_ERRORS
 
 
-class Registry(BatchImports, Lookups, Publication, InstitutionAdmin, Accounts, Review):
+class Registry(BatchImports, Lookups, Decisions, Corrections, Publication, InstitutionAdmin, Accounts, Review, LegacyImports,
+               CandidateBans):  # fmt: skip
     def __init__(
         self,
         pool: Pool,
