@@ -282,6 +282,7 @@ def test_columns_contract() -> None:
         "gender",
         "education",
         "score",
+        "institution_name",
     )
     required = {c.key for c in COLUMNS if c.required}
     assert required == {"number", "name", "id_type", "id_number", "occupation_name", "issue_date"}

@@ -8,6 +8,7 @@ Parts of one batch may be checked separately (in worker processes) and merged wi
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 from verify.domain.batch.columns import COLUMNS_BY_KEY
@@ -106,6 +107,47 @@ def duplicate_existing(checked: CheckedBatch, taken: set[str]) -> list[Problem]:
         for number, line in checked.numbers
         if number in taken
     ]
+
+
+@dataclass(frozen=True, slots=True)
+class Repeat:
+    """A certificate of the batch being imported whose holder already has one for the same
+    occupation and level (rule 48): ``other`` in the same batch, or published and valid."""
+
+    number: str
+    other: str
+    same_batch: bool
+    same_institution: bool
+
+
+def repeat_warnings(repeats: Sequence[Repeat], lines: Mapping[str, int]) -> list[Problem]:
+    """Rule 48 (subsidy dedup: 同一人员同一职业同一等级): warn on a row whose holder has another
+    certificate for the same occupation and level; ``lines`` is the batch's line per number. Inside
+    the batch the later row names the earlier line; a certificate of another institution is not
+    named (an institution reads only its own data, rule 58). One warning per row."""
+    found: dict[int, Problem] = {}
+    for r in repeats:
+        number, other, same_institution = r.number, r.other, r.same_institution
+        if r.same_batch:
+            line, first = max(lines[number], lines[other]), min(lines[number], lines[other])
+            zh, en = (
+                f"持证人与第 {first} 行为同一人员同一职业同一等级",
+                f"same holder, occupation and level as line {first}",
+            )
+        else:
+            line = lines[number]
+            where_zh, where_en = (
+                (f"证书 {other}", f"certificate {other}")
+                if same_institution
+                else ("其他机构颁发的证书", "a certificate of another institution")
+            )
+            zh = f"持证人已持有同一职业同一等级的{where_zh}（补贴不得重复申领）"
+            en = f"the holder already has {where_en} for the same occupation and level (no second subsidy)"
+        if line not in found:
+            found[line] = problem(
+                line, "id_number", None, "repeat_certificate", zh, en, 48, severity="warning"
+            )
+    return [found[line] for line in sorted(found)]
 
 
 def serial_warnings(serials: list[Serial], limit: int = 100) -> list[Problem]:

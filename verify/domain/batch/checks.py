@@ -11,12 +11,14 @@ reason, zh/en), so an institution fixes a file in one round trip.
 
 from __future__ import annotations
 
+import unicodedata
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
 from typing import Protocol
 
-from verify.domain import codes, names, payload
+from verify.domain import assessment, codes, names, occupations, payload
+from verify.domain import qr_budget as budgets
 from verify.domain.batch import cells
 from verify.domain.batch.checked import CheckedBatch, finish, problem
 from verify.domain.batch.columns import COLUMNS_BY_KEY, RawRow
@@ -78,6 +80,7 @@ class Row:
     occupation_name: str = ""
     job: str = payload.NO_JOB
     issue_form: str = PAPER
+    assessment_method: str | None = None
     is_skill: bool = False  # a 职业技能等级证书 number (set when the number parses)
     certificate: Certificate | None = None
 
@@ -252,6 +255,17 @@ def occupation(row: Row, ctx: BatchContext) -> None:
                 "a skill-level certificate needs an occupation code", 20)  # fmt: skip
 
 
+def occupation_allowed(row: Row, ctx: BatchContext) -> None:
+    """No 职业技能等级 certificate for a 准入类 occupation (rules 26, 72), a category name or, in
+    Henan, a 第二大类 occupation (rule 27); no 专项 project named like an occupation (rule 73)."""
+    if row.number is None or not row.occupation_name:
+        return
+    henan = row.number.kind is codes.CodeKind.SKILL_LEVEL_HENAN
+    for p in occupations.occupation_problems(row.occupation_code, row.occupation_name, skill=row.is_skill,
+                                             henan=henan):  # fmt: skip
+        row.bad(p.field, row.cell(p.field), p.code, p.message_zh, p.message_en, p.rule)
+
+
 def in_filed_scope(row: Row, ctx: BatchContext) -> None:
     """Occupation, 工种 and level are in the institution's filed scope on the issue date, under the
     filed occupation name (rules 25, 42)."""
@@ -284,6 +298,37 @@ def issue_form(row: Row, ctx: BatchContext) -> None:
         row.bad("issue_form", raw, "bad_issue_form", *_reason(exc))
 
 
+def assessment_method(row: Row, ctx: BatchContext) -> None:
+    """评价方式 is one of the closed list, and a 1+X recognition confers only the levels it may
+    (rule 47)."""
+    raw = row.cell("assessment_method").strip()
+    if not raw:
+        return
+    method = assessment.method_of(raw)
+    if method is None:
+        row.bad("assessment_method", raw, "unknown_assessment_method",
+                f"评价方式“{raw}”无法识别，应为：{assessment.ALLOWED_TEXT}",
+                f"unknown assessment method {raw!r}; use one of: {assessment.ALLOWED_TEXT}", 47)  # fmt: skip
+        return
+    row.assessment_method = method.name
+    if method.levels and row.level is not None and row.level not in method.levels:
+        allowed = "、".join(f"{lv} 级" for lv in method.levels)
+        row.bad("level", row.cell("level"), "one_plus_x_level",
+                f"{method.name}只能认定 {allowed}（1+X 高级、中级证书认定三级/高级工，初级证书认定四级/中级工）",
+                f"{method.name_en} confers level {' or '.join(map(str, method.levels))} only (1+X advanced and "
+                "intermediate: level 3; elementary: level 4)", 47)  # fmt: skip
+
+
+def printed_institution_name(row: Row, ctx: BatchContext) -> None:
+    """The institution name printed on the certificate, when the file gives it, is the issuer's
+    filed name: a 站点 prints its own filed name (rule 24)."""
+    raw = row.cell("institution_name")
+    if raw.strip() and _folded(raw) != _folded(ctx.issuer.name):
+        row.bad("institution_name", raw, "institution_name_mismatch",
+                f"评价机构名称与备案名称“{ctx.issuer.name}”不一致",
+                f"the institution name differs from the filed name {ctx.issuer.name!r}", 24)  # fmt: skip
+
+
 def signable(row: Row, ctx: BatchContext) -> None:
     """Every stored certificate can be signed: the QR record's field rules (lengths in bytes, NFC,
     no control characters) apply at import, not as a surprise at publication (rule 30)."""
@@ -294,6 +339,25 @@ def signable(row: Row, ctx: BatchContext) -> None:
         column = _RECORD_FIELD_COLUMNS.get(exc.field, "number")
         row.bad(column, row.cell(column), f"not_encodable_{exc.why}", f"该字段无法写入证书二维码：{exc}",
                 f"this field cannot be carried in the certificate QR: {exc}", 30)  # fmt: skip
+
+
+def qr_budget(row: Row, ctx: BatchContext) -> None:
+    """The certificate's QR fits version 10 at level M, so it prints at 0.5 mm a module or more in
+    its 30 mm box (rule 65): name, occupation name and 工种 together have a byte budget."""
+    c = row.certificate
+    assert c is not None
+    if row.problems:  # a record that cannot be signed at all has nothing to measure
+        return
+    fit = budgets.budget(c.number, c.holder_name, c.occupation_name, c.job)
+    if fit.over:
+        job_bytes = 0 if c.job == payload.NO_JOB else len(c.job.encode())
+        zh_parts = f"姓名 {len(c.holder_name.encode())}、职业名称 {len(c.occupation_name.encode())}、工种 {job_bytes}"
+        row.bad("name", row.cell("name"), "qr_too_large",
+                f"姓名、职业名称与工种合计 {fit.text_bytes} 字节（{zh_parts}），超过二维码容量上限 {fit.limit} 字节"
+                f"（二维码须不超过 {budgets.MAX_VERSION}-M 版本，30 毫米内每模块不小于 0.5 毫米）；请缩短工种或职业名称的写法",
+                f"name, occupation name and job take {fit.text_bytes} UTF-8 bytes together, over the QR budget of "
+                f"{fit.limit} (the QR must stay within version {budgets.MAX_VERSION}-M so that it prints at 0.5 mm a "
+                "module or more in 30 mm); shorten the job or occupation name", 65)  # fmt: skip
 
 
 def henan_position10(row: Row, ctx: BatchContext) -> None:
@@ -357,9 +421,13 @@ ROW_CHECKS: tuple[RowCheck, ...] = (
     RowCheck(holder_name, ()),
     RowCheck(holder_id, ()),
     RowCheck(occupation, (20,)),
+    RowCheck(occupation_allowed, (26, 27, 72, 73)),
     RowCheck(in_filed_scope, (25, 42)),
     RowCheck(issue_form, (28,)),
+    RowCheck(assessment_method, (47,)),
+    RowCheck(printed_institution_name, (24,)),
     RowCheck(signable, (30,), "certificate"),
+    RowCheck(qr_budget, (65,), "certificate"),
     RowCheck(henan_position10, (11,), "warning"),
     RowCheck(on_roster, (34,), "warning"),
 )
@@ -389,7 +457,7 @@ def certificate_of(row: Row, ctx: BatchContext) -> Certificate:
         issue_date=row.issue_date,
         issue_form=row.issue_form,
         print_serial=row.values.get("print_serial") or None,
-        assessment_method=row.values.get("assessment_method") or None,
+        assessment_method=row.assessment_method,
         photo_ref=row.values.get("photo_ref") or None,
         extra=extra or None,
     )
@@ -428,6 +496,11 @@ def check_rows(rows: Sequence[RawRow], ctx: BatchContext, *, cross_row: bool = T
     if cross_row:
         finish(out)
     return out
+
+
+def _folded(text: str) -> str:
+    """A name as compared: NFKC (full-width brackets are the same brackets), no whitespace."""
+    return "".join(unicodedata.normalize("NFKC", text).split())
 
 
 def _reason(exc: ValueError) -> tuple[str, str]:

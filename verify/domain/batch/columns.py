@@ -13,6 +13,7 @@ import re
 import unicodedata
 from dataclasses import dataclass
 
+from verify.domain.assessment import ALLOWED_TEXT
 from verify.domain.holder_ids import IdType
 
 
@@ -42,15 +43,6 @@ class Column:
 # The ID types a batch may name, by their official Chinese names (``IdType.label_zh``); clerks' short
 # forms (身份证, 回乡证 …) are accepted too, see ``verify.domain.holder_ids.ID_TYPE_LABELS_ZH``.
 ID_TYPES: tuple[str, ...] = tuple(t.label_zh for t in IdType)
-
-ASSESSMENT_METHODS: tuple[str, ...] = (
-    "考试考核",
-    "直接认定",
-    "过程化考核",
-    "竞赛",
-    "教学过程认定",
-    "1+X 直接认定",
-)
 
 COLUMNS: tuple[Column, ...] = (
     Column(
@@ -148,8 +140,8 @@ COLUMNS: tuple[Column, ...] = (
         "评价方式",
         ("Assessment Method", "认定方式"),
         False,
-        "考试考核、直接认定、过程化考核、竞赛、教学过程认定、1+X 直接认定；可空",
-        "考试考核 / 直接认定 / 过程化考核 / 竞赛 / 教学过程认定 / 1+X 直接认定; optional",
+        f"{ALLOWED_TEXT} 之一；可空",
+        f"one of {ALLOWED_TEXT}; optional",
     ),
     Column(
         "photo_ref",
@@ -182,6 +174,15 @@ COLUMNS: tuple[Column, ...] = (
         False,
         "考核成绩；专项职业能力证书填写",
         "Assessment score; carried by 专项 certificates",
+    ),
+    Column(
+        "institution_name",
+        "评价机构名称",
+        ("Institution Name", "评价机构", "发证机构", "发证机构名称", "认定机构名称"),
+        False,
+        "证书上印制的评价机构名称，可空；填写时须与备案名称一致（站点证书为站点的备案名称）",
+        "The institution name printed on the certificate; optional, and when given it must equal the filed "
+        "name (a 站点's own filed name for its certificates)",
     ),
 )
 
@@ -259,6 +260,7 @@ _EXAMPLE: dict[str, str] = {
     "gender": "",
     "education": "",
     "score": "",
+    "institution_name": "",
 }
 
 
