@@ -9,6 +9,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from verify.domain import channels, qr_budget
+from verify.domain.channels import Channels
 from verify.domain.errors import ConfigError
 from verify.domain.throttle import ThrottlePolicy
 
@@ -73,8 +75,8 @@ SETTINGS_TABLE: tuple[Setting, ...] = (
     Setting(
         "VERIFY_PUBLIC_URL",
         "http://127.0.0.1:8000",
-        "二维码中的服务地址（对外网址）",
-        "Public base URL printed in QR codes",
+        f"二维码中的服务地址（对外网址），最长 {qr_budget.MAX_BASE_URL} 个字符（规则 65：二维码不超过 10-M 版本）",
+        f"Public base URL printed in QR codes, at most {qr_budget.MAX_BASE_URL} characters (rule 65: the QR stays within version 10-M)",
     ),
     Setting(
         "VERIFY_SIGNING_KEYS_DIR",
@@ -171,6 +173,31 @@ SETTINGS_TABLE: tuple[Setting, ...] = (
         "同一账号连续密码错误多少次后开始限时锁定（每次翻倍，从 30 秒起，最长 15 分钟）",
         "Wrong passwords in a row one account takes before sign-ins to it pause (doubling from 30 s, at most 15 min)",
     ),
+    # Rule 62: where pages send the public to check and complain (verify.domain.channels).
+    Setting(
+        "VERIFY_HOTLINE",
+        channels.HOTLINE,
+        "全国职业技能鉴定质量监督举报电话",
+        "National skills-appraisal supervision hotline shown on every page",
+    ),
+    Setting(
+        "VERIFY_OFFICIAL_CERT_SITE",
+        channels.CERTIFICATE_HOST,
+        "国家证书信息查询网站（主机名或 http(s) 网址）",
+        "Official national certificate query site (host or http(s) URL)",
+    ),
+    Setting(
+        "VERIFY_OFFICIAL_INSTITUTION_SITE",
+        channels.INSTITUTION_HOST,
+        "评价机构信息查询网站；文件中亦写作 pjgg.osta.org.cn",
+        "Official institution query site; the policy text also spells it pjgg.osta.org.cn",
+    ),
+    Setting(
+        "VERIFY_OFFICIAL_PROVINCE_SITE",
+        channels.PROVINCE_HOST,
+        "河南省职业资格工作网（主机名或 http(s) 网址）",
+        "Henan's official skills-appraisal site (host or http(s) URL)",
+    ),
 )
 
 
@@ -200,6 +227,25 @@ def _hex_key(environ: Mapping[str, str], name: str) -> bytes | None:
             f"{name} 必须是 64 位十六进制字符（32 字节）", f"{name} must be 64 hex characters (32 bytes)"
         )
     return key
+
+
+def _public_url(environ: Mapping[str, str]) -> str:
+    url = (environ.get("VERIFY_PUBLIC_URL") or "http://127.0.0.1:8000").rstrip("/")
+    # Rule 65: the QR byte budget checked at import assumes a base URL of at most this length, so a
+    # longer one could push an accepted certificate's QR past version 10-M (docs/DECISIONS.md D55).
+    if len(url) > qr_budget.MAX_BASE_URL:
+        raise ConfigError(
+            f"VERIFY_PUBLIC_URL 最长 {qr_budget.MAX_BASE_URL} 个字符，实际为 {len(url)} 个：每张证书的二维码须不超过"
+            f" {qr_budget.MAX_VERSION}-M 版本，导入时的容量检查按此长度预留",
+            f"VERIFY_PUBLIC_URL may have at most {qr_budget.MAX_BASE_URL} characters, got {len(url)}: every "
+            f"certificate's QR must stay within version {qr_budget.MAX_VERSION}-M, and the import-time budget "
+            "leaves room for no longer an address",
+        )
+    return url
+
+
+def _site(environ: Mapping[str, str], name: str, default: str) -> str:
+    return channels.site_url(name, environ.get(name) or default)
 
 
 def _path(raw: str, base: Path) -> Path:
@@ -236,6 +282,7 @@ class Settings:
     session_idle_minutes: int
     token_days: int
     login_throttle: ThrottlePolicy
+    channels: Channels  # rule 62: the hotline and official sites pages link
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str], *, cwd: Path | None = None) -> Settings:
@@ -257,7 +304,7 @@ class Settings:
             id_keys_file=Path(keys_file),
             id_index_key=_hex_key(environ, "VERIFY_ID_INDEX_KEY"),
             id_enc_key=_hex_key(environ, "VERIFY_ID_ENC_KEY"),
-            public_url=(environ.get("VERIFY_PUBLIC_URL") or "http://127.0.0.1:8000").rstrip("/"),
+            public_url=_public_url(environ),
             signing_keys_dir=_path(
                 environ.get("VERIFY_SIGNING_KEYS_DIR") or str(home / "signing-keys"), base
             ),
@@ -287,6 +334,14 @@ class Settings:
                 window=60,
                 free_failures=_int(environ, "VERIFY_LOGIN_FREE_FAILURES", "5", 1),
                 max_seconds=900,
+            ),
+            channels=Channels(
+                hotline=channels.hotline("VERIFY_HOTLINE", environ.get("VERIFY_HOTLINE") or channels.HOTLINE),
+                certificate_site=_site(environ, "VERIFY_OFFICIAL_CERT_SITE", channels.CERTIFICATE_HOST),
+                institution_site=_site(
+                    environ, "VERIFY_OFFICIAL_INSTITUTION_SITE", channels.INSTITUTION_HOST
+                ),
+                province_site=_site(environ, "VERIFY_OFFICIAL_PROVINCE_SITE", channels.PROVINCE_HOST),
             ),
         )
 

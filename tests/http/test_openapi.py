@@ -440,9 +440,9 @@ def test_real_answers_match_the_description(live_schema: schemathesis.BaseSchema
     institution = api["/api/v1/institutions/{code}"]["GET"]
     assert _checked(institution.Case(path_parameters={"code": seed.own_institution})).status_code == 200
     table = api["/api/v1/reference/{name}"]["GET"]
-    first = _checked(table.Case(path_parameters={"name": "codes-v1.json"}))
+    first = _checked(table.Case(path_parameters={"name": "codes-v2.json"}))
     etag = first.headers["etag"][0]
-    again = _checked(table.Case(path_parameters={"name": "codes-v1.json"}, headers={"If-None-Match": etag}))
+    again = _checked(table.Case(path_parameters={"name": "codes-v2.json"}, headers={"If-None-Match": etag}))
     assert again.status_code == 304
     assert _checked(api["/healthz"]["GET"].Case()).json()["ok"] is True
 

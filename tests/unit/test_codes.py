@@ -50,7 +50,7 @@ def only_problem(result: CodeCheck) -> Problem:
 
 
 def reference_json() -> dict[str, Any]:
-    text = (files("verify.domain") / "data" / "codes-v1.json").read_text(encoding="utf-8")
+    text = (files("verify.domain") / "data" / "codes-v2.json").read_text(encoding="utf-8")
     data: dict[str, Any] = json.loads(text)
     return data
 
@@ -444,7 +444,7 @@ def test_rule_18_assessor_codes_and_cards_are_not_certificate_numbers(raw: str) 
 
 def test_rule_19_tables_are_versioned_with_seed_labels() -> None:
     data = reference_json()
-    assert REFERENCE_VERSION == data["version"] == "codes-v1"
+    assert REFERENCE_VERSION == data["version"] == "codes-v2"
     assert data["source"] and data["provinces"]["source"] and data["henan_cities"]["source"]
     assert len(NUMBER_PROVINCES) == 35 and dict(NUMBER_PROVINCES) == data["provinces"]["codes"]
     assert "陕西省" in data["provinces"]["fixes"][0]  # the one deviation from the seed is documented
@@ -455,14 +455,14 @@ def test_rule_19_tables_are_versioned_with_seed_labels() -> None:
         "长垣县",
         "新蔡县",
     )
-    assert check("Y000011000001213000015").to_json()["reference_version"] == "codes-v1"
+    assert check("Y000011000001213000015").to_json()["reference_version"] == "codes-v2"
 
 
 def test_rule_70_reference_has_kinds_card_letters_and_issuers() -> None:
     data = reference_json()
     assert set(data["certificate_kinds"]["codes"]) == {k.value for k in CodeKind}
     certificate_kinds = {k for k, v in data["certificate_kinds"]["codes"].items() if v["certificate"]}
-    assert certificate_kinds == {"skill_level", "skill_level_henan", "special_ability"}
+    assert certificate_kinds == {"skill_level", "skill_level_henan", "special_ability", "qualification"}
     assert set(data["supervisor_card_letters"]["codes"]) == {"R", "H", "Y", "S"}
     assert data["supervisor_issuers"]["codes"]["00"] == "人力资源社会保障部"
     assert {k: v["name_zh"] for k, v in data["institution_categories"]["codes"].items()} == {

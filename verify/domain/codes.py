@@ -50,6 +50,7 @@ __all__ = [
     "CodeKind",
     "check_certificate_number",
     "check_code",
+    "check_qualification_number",
     "institution_key_parts",
     "normalize",
     "parse_certificate_number",
@@ -63,6 +64,10 @@ class CodeKind(StrEnum):
     SPECIAL_ASSESSOR = "special_assessor"
     SUPERVISOR_EXTERNAL = "supervisor_external"
     SUPERVISOR_INTERNAL = "supervisor_internal"
+    # 职业资格证书 issued before the 2019-2020 reform (rule 44). Never read from an input's shape
+    # (rule 18): only a legacy import names it, and a lookup falls back to it
+    # (``check_qualification_number``, docs/DECISIONS.md D49).
+    QUALIFICATION = "qualification"
 
 
 # The national rule dates from 2019-04-19 and the Henan 专项 rule from 2020-03-12; earlier years
@@ -429,6 +434,44 @@ def _check_supervisor_internal(c: _Checker, today: date) -> CodeKind:
     c.year(8, 17, today, None)
     c.serial(10, 4, 17)
     return CodeKind.SUPERVISOR_INTERNAL
+
+
+# ---------------------------------------------------------------------------------------------------
+# Legacy 职业资格证书 (rule 44; docs/DECISIONS.md D49)
+
+# No format is published for them (rule 18); the printed 证书编号 is a digit string,
+# usually 16 long. 15 digits stay the 河南专项 number's alone, so a number never means two kinds.
+QUALIFICATION_LENGTHS = (*range(10, 15), *range(16, 21))
+QUALIFICATION_NAME_ZH = KIND_INFO["qualification"].name_zh
+QUALIFICATION_NAME_EN = KIND_INFO["qualification"].name_en
+
+
+def check_qualification_number(raw: str) -> CodeCheck:
+    """Normalise (rule 1) and check a legacy 职业资格证书 number: 10–20 ASCII digits, not 15.
+
+    Called only where the kind is known or being tried (a legacy import, a lookup's fallback):
+    ``check_code`` never returns this kind. Never raises; problems name the position of every run
+    of non-digits, or the length.
+    """
+    canonical = normalize(raw)
+    if not canonical:
+        return CodeCheck(
+            raw, canonical, CodeKind.QUALIFICATION, False, {}, (_problem("empty", 44, None, ""),), ()
+        )
+    c = _Checker(canonical, 44)
+    n = len(canonical)
+    if n not in QUALIFICATION_LENGTHS:
+        hint_zh, hint_en = (
+            ("（15 位数字为河南专项职业能力证书编号）", " (15 digits are a Henan 专项 number)")
+            if n == 15
+            else ("", "")
+        )
+        c.error("length", 44, None, str(n), expected="10–14, 16–20", what_zh=f"{QUALIFICATION_NAME_ZH}编号",
+                what_en=f"{QUALIFICATION_NAME_EN} number", hint_zh=hint_zh, hint_en=hint_en)  # fmt: skip
+    c.digits(1, n, f"{QUALIFICATION_NAME_ZH}编号", "qualification certificate number")
+    if not c.problems:
+        c.parts["length"] = n
+    return CodeCheck(raw, canonical, CodeKind.QUALIFICATION, not c.problems, c.parts, tuple(c.problems), ())
 
 
 # ---------------------------------------------------------------------------------------------------

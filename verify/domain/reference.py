@@ -1,7 +1,8 @@
 """Versioned code tables for certificate numbers (docs/RULES.md rules 19 and 70).
 
-The tables live in ``verify/domain/data/codes-v1.json`` so that a table change is a reviewed data change
-with a new version, not a code edit. They are read once, at import, and exposed as read-only mappings;
+The tables live in ``verify/domain/data/codes-v2.json`` so that a table change is a reviewed data change
+with a new version, not a code edit; the superseded ``codes-v1.json`` stays published unchanged, so a
+verifier that pinned it still reads the bytes it pinned. They are read once, at import, and exposed as read-only mappings;
 ``verify.codes`` re-exports the ones the rest of the service uses. The bilingual wording of every
 code problem (``PROBLEM_TEXTS``) lives here too, beside the tables it quotes.
 """
@@ -15,11 +16,20 @@ from importlib.resources import files
 from types import MappingProxyType
 from typing import Any
 
-REFERENCE_FILE = "codes-v1.json"
+REFERENCE_FILE = "codes-v2.json"
+# Earlier versions of REFERENCE_FILE: never edited, still served (v2 added the 职业资格证书 kind).
+SUPERSEDED_TABLES: tuple[str, ...] = ("codes-v1.json",)
 OCCUPATIONS_FILE = "occupations-v1.json"
+# 准入类 occupations, the classification's major groups, the 专项 naming rule (rules 26, 27, 72, 73).
+OCCUPATION_RULES_FILE = "occupation-rules-v1.json"
 # The tables the service publishes as they are (``GET /api/v1/reference/<file>``), so an independent
 # verifier can read the same versioned data: the file name carries the version.
-PUBLISHED_TABLES: tuple[str, ...] = (REFERENCE_FILE, OCCUPATIONS_FILE)
+PUBLISHED_TABLES: tuple[str, ...] = (
+    REFERENCE_FILE,
+    OCCUPATIONS_FILE,
+    OCCUPATION_RULES_FILE,
+    *SUPERSEDED_TABLES,
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,7 +51,7 @@ class KindInfo:
     code: str
     name_zh: str
     name_en: str
-    length: int
+    length: int | None  # None: no fixed length (职业资格证书 numbers, rule 18)
     format: str
     certificate: bool
 
