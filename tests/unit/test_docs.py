@@ -83,3 +83,31 @@ def test_sections_cited_by_the_migrations_exist() -> None:
     for path in (ROOT / "verify" / "db" / "migrations").glob("*.sql"):
         for section in re.findall(r"RULES §(\d+(?:\.\d+)?)", _read(path)):
             assert section in have, f"{path.name} cites RULES §{section}"
+
+
+def _rule_rows() -> dict[int, tuple[str, str]]:
+    """Rule number -> (level, status cell) from docs/RULES.md §7."""
+    rules = (ROOT / "docs" / "RULES.md").read_text(encoding="utf-8").replace("\\|", "/")  # escaped pipes
+    rows = re.findall(r"^\| (\d+) \| (MUST|SHOULD)[^|]* \|.*\| ([^|]*) \|\s*$", rules, re.M)
+    return {int(n): (level, status.strip()) for n, level, status in rows}
+
+
+def test_the_rules_summary_table_counts_the_status_cells() -> None:
+    rows = _rule_rows()
+    assert set(rows) == set(range(1, 77))
+    counts: dict[tuple[str, str], int] = {}
+    for level, status in rows.values():
+        state = "implemented" if status.startswith("implemented") else status.split(":")[0]
+        assert state in {"implemented", "partly", "not yet"}, status
+        counts[level, state] = counts.get((level, state), 0) + 1
+    rules = (ROOT / "docs" / "RULES.md").read_text(encoding="utf-8")
+    for level in ("MUST", "SHOULD"):
+        row = [counts.get((level, s), 0) for s in ("implemented", "partly", "not yet")]
+        assert f"| {level} | {row[0]} | {row[1]} | {row[2]} |" in rules, (level, row)
+
+
+def test_every_test_an_implemented_rule_cites_exists() -> None:
+    tests = "".join(_read(p) for p in (ROOT / "tests").rglob("*.py"))
+    for number, (_, status) in _rule_rows().items():
+        for prefix in re.findall(r"`(test_rule_[0-9a-z_]+?)_?\*?`", status):
+            assert f"def {prefix}" in tests, f"rule {number} cites {prefix}, which no test defines"
