@@ -66,6 +66,7 @@ bench: install-dev
 	$(BIN)/python -m loadtests.bench_audit
 	$(BIN)/python -m loadtests.bench_revocation
 	$(BIN)/python -m loadtests.bench_verify
+	$(BIN)/python -m loadtests.bench_batch_verify
 
 # wrk and nginx (the front of the overload drill) from Debian for the HTTP benchmarks and drills,
 # installed on first use, with sudo when not root.

@@ -18,8 +18,10 @@ from verify.config import Settings
 from verify.crypto import signing
 from verify.crypto.idkeys import IdKeys
 from verify.crypto.idprotect import IdProtector
+from verify.crypto.receipts import ReceiptSigner
 from verify.db import institutions
 from verify.db import pool as db_pool
+from verify.db import receipts as receipt_rows
 from verify.db.cluster import EmbeddedCluster
 from verify.db.roles import APP_ROLE
 from verify.domain.institution import Scope
@@ -34,6 +36,8 @@ TODAY = date(2026, 11, 25)
 # One database per test session, so two runs on one machine never share data.
 TEST_DB = f"verify_test_{os.getpid()}"
 INDEX_KEY = bytes(range(32))
+# The test registry's receipt key (batch verification, docs/RECEIPT-FORMAT.md).
+RECEIPT_SEED = bytes(range(64, 96))
 ENC_KEY = bytes(range(32, 64))
 PASSPHRASE = b"test-only passphrase, never used for real keys"
 
@@ -124,9 +128,11 @@ async def app_pool(pool: asyncpg.Pool, app_dsn: str) -> AsyncIterator[asyncpg.Po
 
 @pytest.fixture(scope="session")
 async def registry(pool: asyncpg.Pool, protector: IdProtector, test_dsn: str, settings: Settings) -> Registry:
+    receipts = ReceiptSigner.from_seed(RECEIPT_SEED)
+    await receipt_rows.register_key(pool, receipts.kid, receipts.public_key)
     return Registry(
         pool, protector, id_keys=IdKeys(INDEX_KEY, ENC_KEY), today=lambda: TODAY, dsn=test_dsn,
-        throttle=settings.throttle,
+        throttle=settings.throttle, receipt_signer=receipts,
     )  # fmt: skip
 
 

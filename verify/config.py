@@ -110,6 +110,22 @@ SETTINGS_TABLE: tuple[Setting, ...] = (
     ),
     Setting("VERIFY_MAX_UPLOAD_MB", "50", "批次文件大小上限（MB）", "Batch file size limit in MB"),
     Setting(
+        "VERIFY_RECEIPT_KEY_FILE",
+        "",
+        "批量查验回执签名私钥（只能签回执）；为空时为 VERIFY_HOME/secrets/receipt-key.pem，首次启动时生成",
+        "Private key that signs batch-verification receipts (and nothing else); empty = "
+        "VERIFY_HOME/secrets/receipt-key.pem, created on first start",
+    ),
+    Setting(
+        "VERIFY_BATCH_MAX_ROWS", "10000", "每次批量查验的行数上限", "Rows per batch-verification request"
+    ),
+    Setting(
+        "VERIFY_BATCH_ROWS_PER_DAY",
+        "50000",
+        "每个查验账户每天可查验的行数（中国时间）",
+        "Rows each verifier account may verify per day (China time)",
+    ),
+    Setting(
         "VERIFY_LOOKUP_PER_MINUTE", "10", "每个 IP 每分钟公开查询次数", "Public lookups per IP per minute"
     ),
     Setting(
@@ -283,6 +299,9 @@ class Settings:
     token_days: int
     login_throttle: ThrottlePolicy
     channels: Channels  # rule 62: the hotline and official sites pages link
+    receipt_key_file: Path = Path("receipt-key.pem")
+    batch_max_rows: int = 10_000
+    batch_rows_per_day: int = 50_000
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str], *, cwd: Path | None = None) -> Settings:
@@ -315,6 +334,11 @@ class Settings:
                 environ.get("VERIFY_WEB_DIR") or str(Path(__file__).resolve().parent.parent / "web"), base
             ),
             max_upload_bytes=_int(environ, "VERIFY_MAX_UPLOAD_MB", "50", 1) * MiB,
+            receipt_key_file=_path(
+                environ.get("VERIFY_RECEIPT_KEY_FILE") or str(home / "secrets" / "receipt-key.pem"), base
+            ),
+            batch_max_rows=_int(environ, "VERIFY_BATCH_MAX_ROWS", "10000", 1),
+            batch_rows_per_day=_int(environ, "VERIFY_BATCH_ROWS_PER_DAY", "50000", 1),
             throttle=ThrottlePolicy(
                 per_address=_int(environ, "VERIFY_LOOKUP_PER_MINUTE", "10", 1),
                 window=60,

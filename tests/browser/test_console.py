@@ -68,6 +68,7 @@ SCREEN_ACTIONS = {
     "/console/batches": Action.BATCH_LIST,
     "/console/certificates/revoke": Action.CERTIFICATE_REVOKE,
     "/console/institutions": Action.INSTITUTION_STATUS,
+    "/console/verify-batch": Action.BATCH_VERIFY,
 }
 
 
@@ -536,10 +537,14 @@ async def test_wrong_password_does_not_say_whether_the_login_exists(
         texts.append(alert)
         assert SESSION_COOKIE not in {c["name"] for c in await page.context.cookies()}
     assert texts[0] == texts[1]
-    # the right password then works, and a regulator's menu is read-only batches and institution status
+    # the right password then works, and a regulator's menu is read-only batches, institution status and batch verification
     await sign_in(page, login)
     assert page.url.endswith("/console")
-    assert await home_links(page) == granted(Role.REGULATOR) == {"/console/batches", "/console/institutions"}
+    assert (
+        await home_links(page)
+        == granted(Role.REGULATOR)
+        == {"/console/batches", "/console/institutions", "/console/verify-batch"}
+    )
 
 
 # ------------------------------------------------------------------------- layout and screenshots

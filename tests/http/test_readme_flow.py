@@ -5,6 +5,7 @@ on a database of its own with the demo data, as `make run` leaves it."""
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import re
 import subprocess
@@ -29,9 +30,9 @@ PSQL_DIRS = [
 ]
 
 
-def flow_script() -> str:
-    match = re.search(r"<!-- review-flow -->\n```sh\n(.*?)```", README, flags=re.S)
-    assert match, "README lost its review-flow block"
+def flow_script(name: str = "review-flow") -> str:
+    match = re.search(rf"<!-- {name} -->\n```sh\n(.*?)```", README, flags=re.S)
+    assert match, f"README lost its {name} block"
     return match.group(1)
 
 
@@ -107,3 +108,16 @@ async def test_readme_review_flow_runs_as_written(flow_server: dict[str, str]) -
     out = done.stdout.splitlines()
     assert "approved" in out and "valid" in out
     assert any(line.startswith("tampering found (exit ") for line in out), done.stdout
+
+
+async def test_readme_verify_batch_flow_runs_as_written(flow_server: dict[str, str], tmp_path: Path) -> None:
+    done = await asyncio.to_thread(
+        subprocess.run, ["bash", "-euo", "pipefail", "-c", flow_script("verify-batch-flow")], env=flow_server,
+        cwd=tmp_path, capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stdout + done.stderr
+    out = done.stdout.splitlines()
+    counts = json.loads(next(line for line in out if line.startswith('{"valid"')))
+    assert counts["valid"] >= 3 and counts["claim_mismatch"] == 1 and counts["not_found_or_mismatch"] == 1
+    assert "true" in out and out[-1] == "1", done.stdout  # the receipt checks; one row changed
+    assert (tmp_path / "verdicts.xlsx").read_bytes().startswith(b"PK")

@@ -23,7 +23,7 @@ from tests.factories import Row, csv_bytes, holder_id, number_of
 from tests.workflow import publish_batch
 from verify.config import Settings
 from verify.crypto.signing import Signer
-from verify.db import certificates, signatures
+from verify.db import accounts, certificates, signatures
 from verify.domain import payload, reference
 from verify.domain.accounts import OPERATOR_ROLE
 from verify.http import openapi
@@ -47,6 +47,7 @@ class Things:
     id_number: str
     path: str  # the QR payload's Base32 text
     institution: str
+    receipt: str  # the id of a verifier's receipt for that certificate (docs/RECEIPT-FORMAT.md)
 
 
 # The route (``Endpoint.name``) -> (method, path, keyword arguments of httpx) for a successful
@@ -74,6 +75,8 @@ PUBLIC_CALLS: dict[str, Callable[[Things], Call]] = {
     "GET /api/v1/reference/{name}": lambda t: ("GET", f"/api/v1/reference/{reference.PUBLISHED_TABLES[0]}", {}),
     "GET /.well-known/verify-keys.json": lambda t: ("GET", "/.well-known/verify-keys.json", {}),
     "GET /api/v1/certificates/{number}/qr.{fmt:str}": lambda t: ("QR-LINK", "png", {}),
+    "GET /receipts/{receipt_id}": lambda t: ("GET", f"/receipts/{t.receipt}", {}),
+    "GET /receipts/{receipt_id}.json": lambda t: ("GET", f"/receipts/{t.receipt}.json", {}),
 }  # fmt: skip
 # The same routes asked about what is not there or is malformed: still free, still anonymous.
 MISSES: list[Callable[[Things], Call]] = [
@@ -111,7 +114,12 @@ NO_CERTIFICATE_DATA = {
     "/api/v1/reference/{name}": "a versioned code table",
     "/.well-known/verify-keys.json": "the public signing keys",
     "/console/login": "the staff sign-in form",
+    "/receipts/{receipt_id}": "a batch verification's receipt: counts and digests, no row's content",
+    "/receipts/{receipt_id}.json": "the receipt itself (docs/RECEIPT-FORMAT.md), as its page",
 }
+# Path parameters that are capabilities rather than names: a receipt's id is 128 random bits, known
+# only to the verifier it was given to and whoever they show it, and the receipt holds no certificate.
+CAPABILITIES = {"receipt_id"}
 # Query parameters a public route may take: the QR image link's expiry and token. Anything like a
 # page size, an offset, a prefix or a search term would be a way to walk the registry.
 PUBLIC_QUERY = {"e", "t"}
@@ -140,7 +148,24 @@ async def _published(
     await publish_batch(registry, result.batch_id, signer=signer)
     data = await signatures.qr_payload(pool, number_of(row))
     assert data is not None
-    return Things(number_of(row), row.name, row.id_number, payload.to_text(data), inst["code"])
+    login = f"t-free-{inst['code'].lower()}"
+    await registry.add_account(login, "verifier", display_name=login, by=None, actor="test")
+    verifier = (await accounts.get_account(pool, login)).principal("token")
+    answer = await registry.verify_file(
+        f"证书编号,姓名\n{number_of(row)},{row.name}\n".encode(),
+        "free.csv",
+        max_bytes=MB,
+        max_rows=10,
+        by=verifier,
+    )
+    return Things(
+        number_of(row),
+        row.name,
+        row.id_number,
+        payload.to_text(data),
+        inst["code"],
+        answer.receipt["receipt_id"],
+    )
 
 
 async def _send(client: httpx.AsyncClient, call: Call, things: Things) -> httpx.Response:
@@ -190,7 +215,7 @@ def test_rule_55_every_public_path_is_keyed_by_one_certificate_or_institution(
         assert e.method == "POST" or named & ONE_THING or e.path in NO_CERTIFICATE_DATA, (
             f"{e.name}: a public route must name one certificate or institution, or hold no certificate data"
         )
-        assert named <= ONE_THING | {"fmt", "name"}, e.name
+        assert named <= ONE_THING | {"fmt", "name"} | CAPABILITIES, e.name
         assert set(e.query) <= PUBLIC_QUERY | named, (e.name, e.query)
         words = re.split(r"[^a-z]+", e.path.lower())
         for word in ("export", "search", "list", "bulk", "all", "dump", "download", "prefix"):

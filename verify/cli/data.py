@@ -8,12 +8,14 @@ import json
 import os
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from verify.cli.common import passphrase, print_json, with_registry
 from verify.config import Settings
 from verify.domain import errors, payload
 from verify.domain.clock import today_cst
+from verify.files.verify_batch import sheet_xlsx
 from verify.services import demo, runtime, seed
 from verify.services.registry import Registry
 
@@ -75,6 +77,8 @@ def cmd_demo(settings: Settings, args: argparse.Namespace) -> int:
         return created, await demo.certificates(reg.pool, reg.protector)
 
     created, certs = with_registry(settings, run)
+    if args.verify_sample:
+        return _write_verify_sample(settings, certs, Path(args.verify_sample))
     urls: dict[str, str] = {}
     if args.summary:
 
@@ -103,6 +107,32 @@ def cmd_demo(settings: Settings, args: argparse.Namespace) -> int:
         return 0
     for c in certs:
         print(json.dumps(c, ensure_ascii=False))
+    return 0
+
+
+def _write_verify_sample(settings: Settings, certs: list[dict[str, str]], out: Path) -> int:
+    """A verifier's file made of demo certificates (docs/VERIFY-BATCH.md): rows asking by number,
+    by ID and by QR, one wrong name, one wrong claimed level, and the verifier's own columns."""
+    active = [c for c in certs if c["status"] == "active" and c["kind"] != "special_ability"]
+    revoked = next((c for c in certs if c["status"] == "revoked"), None)
+
+    async def qr(reg: Registry) -> str:
+        return payload.qr_url(settings.public_url, await reg.qr_payload(active[3]["number"]))
+
+    url = with_registry(settings, qr)
+    header = ["工号", "部门", "证书编号", "姓名", "证件类型", "证件号码", "二维码内容", "声称等级"]
+    rows = [
+        [f"E{i + 1:03d}", "生产部", c["number"], c["name"], "", "", "", ""] for i, c in enumerate(active[:3])
+    ]
+    rows.append(["E004", "质检部", "", "", "", "", url, ""])
+    rows.append(
+        ["E005", "质检部", "", active[4]["name"], "居民身份证", active[4]["id_number"], "", "一级/高级技师"]
+    )
+    rows.append(["E006", "仓储部", active[5]["number"], active[5]["name"][:1] + "某", "", "", "", ""])
+    if revoked is not None:
+        rows.append(["E007", "仓储部", revoked["number"], revoked["name"], "", "", "", ""])
+    out.write_bytes(sheet_xlsx(header, rows))
+    print_json({"out": str(out), "rows": len(rows)})
     return 0
 
 
@@ -157,4 +187,7 @@ def register(sub: Any) -> None:
     s = sub.add_parser("demo", help="print the demo certificates as JSON lines")
     s.add_argument("--ensure", action="store_true", help="load the demo data first if it is missing")
     s.add_argument("--summary", action="store_true", help="print a short human summary instead of JSON lines")
+    s.add_argument(
+        "--verify-sample", metavar="FILE", help="write a batch-verification XLSX of demo certificates"
+    )
     s.set_defaults(fn=cmd_demo)

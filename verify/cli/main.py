@@ -14,7 +14,19 @@ import sys
 from collections.abc import Sequence
 
 from verify import __version__
-from verify.cli import accounts, audit, bans, batches, certificates, data, institutions, keys, legacy, server
+from verify.cli import (
+    accounts,
+    audit,
+    bans,
+    batches,
+    certificates,
+    data,
+    institutions,
+    keys,
+    legacy,
+    server,
+    verification,
+)
 from verify.cli.common import Interrupted
 from verify.config import Settings
 from verify.domain import errors
@@ -32,7 +44,19 @@ EXIT_CODES: dict[type[errors.VerifyError], int] = {
     errors.AuditChainBroken: 8,  # `verify audit check`: the log was tampered with (a Conflict otherwise)
 }
 
-COMMAND_GROUPS = (accounts, server, certificates, batches, keys, data, institutions, audit, legacy, bans)
+COMMAND_GROUPS = (
+    accounts,
+    server,
+    certificates,
+    batches,
+    keys,
+    data,
+    institutions,
+    audit,
+    legacy,
+    bans,
+    verification,
+)
 
 
 def exit_code(exc: errors.VerifyError) -> int:

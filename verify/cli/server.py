@@ -30,6 +30,7 @@ def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
 
     asyncio.run(prepare())  # migrations once, before workers start
     runtime.id_keys(settings)  # the ID keys file exists before root is given up
+    runtime.receipt_key(settings)  # and so does the receipt key
     dropped = drop_to_web_user(settings)
     if dropped is not None:
         print(f"running as {dropped.name} (uid {dropped.uid}), not root", file=sys.stderr)

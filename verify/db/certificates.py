@@ -20,6 +20,7 @@ from verify.domain.batch.checked import Repeat
 from verify.domain.certificate import FIELDS, Certificate, Published, values_of
 from verify.domain.codes import CodeKind
 from verify.domain.events import ACTIVE, CertificateEvent, Holding
+from verify.domain.history import PastEvent
 from verify.domain.holder_ids import IdType
 from verify.domain.institution import IssuerState
 from verify.domain.standing import CertificateState
@@ -125,6 +126,23 @@ BY_ID_INDEX = PublishedRead(
     " ORDER BY c.issue_date DESC, c.number LIMIT 200",
     " ORDER BY r.issue_date DESC, r.number",
 )
+# Batch verification reads a chunk of rows in one round trip (``verify.services.batch_verification``).
+BY_NUMBERS = PublishedRead("c.number = ANY(${p}::text[])")
+BY_ID_INDEXES = PublishedRead("c.id_index = ANY(${p}::bytea[])", " ORDER BY c.issue_date DESC, c.number")
+
+
+async def events_of(conn: Executor, numbers: Sequence[str]) -> dict[str, list[PastEvent]]:
+    """Every recorded event of these certificates, oldest first, in one statement: what a
+    certificate's status was at any moment follows from them (``verify.domain.history``)."""
+    rows = await conn.fetch(
+        "SELECT number, event, effective, reason_category, superseded_by, recorded_at FROM certificate_events"
+        " WHERE number = ANY($1::text[]) ORDER BY number, id",
+        list(numbers),
+    )
+    out: dict[str, list[PastEvent]] = {}
+    for r in rows:
+        out.setdefault(r["number"], []).append(PastEvent(**dict(r)))
+    return out
 
 
 def published_of(rows: Iterable[asyncpg.Record]) -> list[Published]:

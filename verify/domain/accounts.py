@@ -66,6 +66,7 @@ class Action(StrEnum):
     INSTITUTION_REGISTRY = "institution.registry"  # terminations, mergers, aliases (rules 40, 41, 52)
     ACCOUNT_READ = "account.read"
     ACCOUNT_MANAGE = "account.manage"
+    BATCH_VERIFY = "verification.batch"  # verify a file of certificates, recheck a receipt
 
 
 # The one authorisation table: which roles may attempt each action (scope is checked after).
@@ -85,6 +86,8 @@ GRANTS: dict[Action, frozenset[Role]] = {
     Action.INSTITUTION_REGISTRY: frozenset({Role.ADMIN}),
     Action.ACCOUNT_READ: frozenset({Role.ADMIN, Role.INSTITUTION}),
     Action.ACCOUNT_MANAGE: frozenset({Role.ADMIN, Role.INSTITUTION}),
+    # Employers and agencies, and the regulator spot-checking what an institution issued.
+    Action.BATCH_VERIFY: frozenset({Role.VERIFIER, Role.REGULATOR}),
 }
 # Actions an institution account may take only as its institution's manager (rule 64).
 MANAGER_ONLY = frozenset({Action.ACCOUNT_READ, Action.ACCOUNT_MANAGE})

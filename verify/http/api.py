@@ -43,6 +43,15 @@ QR_LINK_SECONDS = 3600
 _signature_ok = functools.lru_cache(maxsize=8192)(verify_signature)
 
 
+async def _receipt_jwks(request: Request) -> list[dict[str, Any]]:
+    """The receipt keys of the JWKS (docs/RECEIPT-FORMAT.md): read when the worker starts, or on
+    the first request when it started without them."""
+    keys: list[dict[str, Any]] | None = getattr(request.app.state, "receipt_jwks", None)
+    if keys is None:
+        keys = request.app.state.receipt_jwks = (await registry(request).receipt_jwks())["keys"]
+    return keys
+
+
 def registry(request: Request) -> Registry:
     reg: Registry = request.app.state.registry
     return reg
@@ -237,8 +246,9 @@ class Api:
         snapshot = status_view(request).snapshot
         keys = [] if snapshot is None else [k for ks in snapshot.keys_by_kid.values() for k in ks]
         body = json.dumps(
-            {"keys": [public_jwk(k.public_key, not_before=k.not_before, not_after=k.not_after, status=k.status)
-                      for k in sorted(keys, key=lambda k: (k.not_before, k.kid))]},
+            {"keys": [*(public_jwk(k.public_key, not_before=k.not_before, not_after=k.not_after, status=k.status)
+                        for k in sorted(keys, key=lambda k: (k.not_before, k.kid))),
+                      *await _receipt_jwks(request)]},
             sort_keys=True, separators=(",", ":"),
         ).encode()  # fmt: skip
         return _cached_bytes(request, body, "application/jwk-set+json", "public, max-age=300")

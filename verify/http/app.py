@@ -32,6 +32,9 @@ from verify.http.pages import Pages
 from verify.http.review_api import ReviewApi
 from verify.http.routes import endpoint_routes
 from verify.http.shedding import Shedder, ShedLimits
+from verify.http.verifier_pages import VerifierPages
+from verify.http.verify_batch_api import UPLOAD_PATHS as VERIFY_UPLOAD_PATHS
+from verify.http.verify_batch_api import VerifyBatchApi
 from verify.services.imports import shutdown_checkers
 from verify.services.registry import UNAVAILABLE_ERRORS, Registry
 from verify.services.runtime import open_read_pool
@@ -81,6 +84,9 @@ def create_app(settings: Settings, *, registry_factory: Callable[[], Awaitable[R
         await view.start()
         app.state.status_view = view
         reg.status_view = view  # lookups read from a replica lay its snapshot over their rows
+        # Receipt keys (docs/RECEIPT-FORMAT.md) join the JWKS; read once, as this worker's own key
+        # was registered when its registry opened.
+        app.state.receipt_jwks = (await reg.receipt_jwks())["keys"]
         await open_read_pool(reg, settings)
         try:
             yield
@@ -91,6 +97,7 @@ def create_app(settings: Settings, *, registry_factory: Callable[[], Awaitable[R
 
     api = Api(settings)
     review_api = ReviewApi(settings)
+    verify_batch_api = VerifyBatchApi(settings)
     pages = Pages(
         settings.web_dir,
         lookup_answer=api.lookup_answer,
@@ -126,7 +133,14 @@ def create_app(settings: Settings, *, registry_factory: Callable[[], Awaitable[R
 
     # Starlette tries routes in order: the pages first, as the QR landing page (what a phone camera
     # opens) is the most requested route, then the API with its QR JSON twin first.
-    endpoints = [*pages.endpoints(), *api.endpoints(), *review_api.endpoints(), *console.endpoints()]
+    endpoints = [
+        *pages.endpoints(),
+        *api.endpoints(),
+        *review_api.endpoints(),
+        *verify_batch_api.endpoints(),
+        *VerifierPages(console, verify_batch_api).endpoints(),  # the receipt pages, the verifier's screen
+        *console.endpoints(),
+    ]
     console_auth = console_authenticator(settings.max_upload_bytes)
     routes: list[BaseRoute] = [
         *endpoint_routes(endpoints, lambda e: console_auth if e.console else bearer_principal)
@@ -134,8 +148,10 @@ def create_app(settings: Settings, *, registry_factory: Callable[[], Awaitable[R
     routes.append(Mount("/static", app=CachedStatic(directory=settings.web_dir / "static"), name="static"))
     upload_limit = settings.max_upload_bytes + MULTIPART_SLACK
 
+    upload_paths = UPLOAD_PATHS | VERIFY_UPLOAD_PATHS
+
     def body_limit(path: str) -> int:
-        return upload_limit if path in UPLOAD_PATHS else LOOKUP_BODY_LIMIT
+        return upload_limit if path in upload_paths else LOOKUP_BODY_LIMIT
 
     app = App(
         body_limit=body_limit,

@@ -45,6 +45,7 @@ SCREENS: tuple[tuple[str, str], ...] = (
     (f"{PREFIX}/batches", "console_nav_batches"),
     (f"{PREFIX}/certificates/revoke", "console_nav_revoke"),
     (f"{PREFIX}/institutions", "console_nav_institutions"),
+    (f"{PREFIX}/verify-batch", "console_nav_verify_batch"),  # verify.http.verifier_pages
 )
 # Decisions the status screen offers a reviewer or regulator (the use case refuses any other).
 STATUS_CHOICES = (SUSPENDED, ACTIVE)
@@ -63,6 +64,10 @@ class Console:
         self.settings = settings
         self.pages = pages
         self._screen_access = {e.path: e.access for e in self.endpoints() if e.method == "GET"}
+
+    def offer_screens(self, endpoints: list[Endpoint]) -> None:
+        """Offer another module's console screens in the menu, each by its GET route's access."""
+        self._screen_access.update({e.path: e.access for e in endpoints if e.console and e.method == "GET"})
 
     def endpoints(self) -> list[Endpoint]:
         page = "text/html"

@@ -42,6 +42,100 @@ TEXT: dict[str, tuple[str, str]] = {
     "console_nav_batches": ("批次列表", "Batches"),
     "console_nav_revoke": ("证书撤销与恢复", "Revoke or reinstate a certificate"),
     "console_nav_institutions": ("机构暂停与恢复", "Suspend or resume an institution"),
+    # batch verification (verify.http.verifier_pages)
+    "console_nav_verify_batch": ("批量查验证书", "Verify a file of certificates"),
+    "vb_note": (
+        "上传 CSV 或 XLSX 文件：每行填写证书编号与姓名、证件号码与姓名，或扫码得到的二维码链接；其余各列原样返回。"
+        "每次上传都会查验全部行，计入本账户当日的查验行数，并得到一份签名回执。",
+        "Upload a CSV or XLSX file: each row gives a certificate number and the name, an ID number and "
+        "the name, or a scanned QR link; any other column comes back as it was. Every upload verifies "
+        "all its rows, counts against the account's rows for today and gets a signed receipt.",
+    ),
+    "vb_file": ("查验文件（CSV 或 XLSX）", "File to verify (CSV or XLSX)"),
+    "vb_answer_as": ("结果形式", "Answer as"),
+    "vb_format_page": ("在页面查看", "Show on this page"),
+    "vb_format_xlsx": ("下载 XLSX", "Download XLSX"),
+    "vb_format_csv": ("下载 CSV", "Download CSV"),
+    "vb_format_json": ("下载 JSON", "Download JSON"),
+    "vb_submit": ("上传并查验", "Upload and verify"),
+    "vb_results": ("批量查验结果", "Verification results"),
+    "vb_summary": ("结果汇总", "Summary"),
+    "vb_total": ("共 {rows} 行", "{rows} rows in all"),
+    "vb_rows": ("逐行结果", "Row by row"),
+    "vb_filter": ("按结果筛选", "Filter by verdict"),
+    "vb_filter_all": ("全部", "All"),
+    "vb_row": ("行号", "Row"),
+    "vb_verdict": ("查验结果", "Verdict"),
+    "vb_number": ("证书编号", "Certificate No."),
+    "vb_name": ("姓名", "Name"),
+    "vb_id_masked": ("证件号码（脱敏）", "ID (masked)"),
+    "vb_occupation": ("职业（工种）", "Occupation"),
+    "vb_level": ("等级", "Level"),
+    "vb_issuer": ("发证机构", "Issuer"),
+    "vb_notes": ("说明", "Notes"),
+    "vb_receipt": ("签名回执", "Signed receipt"),
+    "vb_receipt_print": ("打印回执", "Print the receipt"),
+    "vb_receipt_json": ("下载回执 JSON", "Download the receipt (JSON)"),
+    "vb_again": ("查验另一个文件，或下载结果文件", "Verify another file, or download the answer"),
+    "vb_again_note": (
+        "如需 XLSX、CSV 或 JSON 格式的结果，请再次上传文件并选择下载格式；这会重新查验并生成新的回执。",
+        "For the answer as an XLSX, CSV or JSON file, upload the file again and choose a download; "
+        "that verifies it again and gives a new receipt.",
+    ),
+    "vb_note_revoked": ("已于 {date} 撤销", "revoked on {date}"),
+    "vb_note_superseded": ("已由新证书 {number} 取代", "superseded by certificate {number}"),
+    "vb_note_merged": ("发证机构已并入 {name}（{code}）", "the issuer merged into {name} ({code})"),
+    "vb_note_claim": (
+        "{field}：所填“{claimed}”，证书为“{actual}”",
+        "{field}: claimed “{claimed}”, the certificate shows “{actual}”",
+    ),
+    "vb_field_occupation": ("职业", "Occupation"),
+    "vb_field_level": ("等级", "Level"),
+    "vb_note_others": ("该证件另有证书：{numbers}", "other certificates of this ID: {numbers}"),
+    "receipt_title": ("批量查验回执", "Batch verification receipt"),
+    "receipt_id": ("回执编号", "Receipt ID"),
+    "receipt_issued_cst": ("签发时间（北京时间）", "Issued (China time, UTC+8)"),
+    "receipt_issued_utc": ("签发时间（UTC）", "Issued (UTC)"),
+    "receipt_account": ("查验账户", "Verifier account"),
+    "receipt_version": ("服务版本", "Service version"),
+    "receipt_rows": ("查验行数", "Rows verified"),
+    "receipt_counts": ("各结果行数", "Rows per verdict"),
+    "receipt_rows_n": ("行数", "Rows"),
+    "receipt_request_sha256": ("所查验文件的 SHA-256", "SHA-256 of the file verified"),
+    "receipt_results_root": ("结果根（Merkle 根）", "Results root (Merkle)"),
+    "receipt_kid": ("回执密钥编号（kid）", "Receipt key id (kid)"),
+    "receipt_signature": ("签名核验", "Signature"),
+    "receipt_signature_ok": (
+        "签名有效：本回执由本服务签发，内容未被改动。",
+        "Signature valid: this service issued this receipt, and it is unaltered.",
+    ),
+    "receipt_signature_bad": (
+        "签名无效（{reason}）：不能证明本回执由本服务签发且未被改动。",
+        "Signature not valid ({reason}): nothing shows that this service issued this receipt unaltered.",
+    ),
+    "receipt_proves": (
+        "本回执证明：上述账户于上述时间提交了 SHA-256 如上的文件，本服务对其各行给出的结果正是结果根所承诺的结果。"
+        "回执不含任何行的内容，也不含持证人的姓名或证件号码；它不说明证书此后的状态，如需了解，请复查回执。",
+        "This receipt proves that the account above sent the file with the SHA-256 above at that time, and "
+        "that the service's answers to its rows are those the results root commits to. It holds no row's "
+        "content and no holder's name or ID number; it says nothing of the certificates' status since: "
+        "recheck the receipt for that.",
+    ),
+    "receipt_offline": (
+        "离线核验：下载回执 JSON，去掉 signature 字段后按规范 JSON 序列化，在前面加上域标记“verify.receipt.v1”"
+        "与一个 0 字节，再用公开密钥集中 kid 相同、purpose 为 receipt 的 Ed25519 公钥验证签名。"
+        "详见本服务源代码中的 docs/RECEIPT-FORMAT.md。",
+        "To check it offline: download the receipt JSON, drop its signature member, serialise the rest as "
+        "canonical JSON, put the domain tag “verify.receipt.v1” and one zero byte before it, and verify the "
+        "signature with the Ed25519 key of the published key set that has the same kid and purpose receipt. "
+        "See docs/RECEIPT-FORMAT.md in the service's source.",
+    ),
+    "receipt_keys": ("公开密钥集", "Published key set"),
+    "receipt_qr": ("扫码打开本回执页面", "Scan to open this receipt's page"),
+    "receipt_print_hint": (
+        "使用浏览器的“打印”功能，即可打印为一页 A4。",
+        "Use the browser's Print to print it on one A4 page.",
+    ),
     "console_no_batches": ("暂无批次。", "No batches yet."),
     "console_queue_empty": ("暂无待审核的批次。", "No batch awaits review."),
     "console_batch": ("批次", "Batch"),

@@ -1,7 +1,7 @@
 """``verify serve`` started as root gives up root before any request is served (docs/SECURITY.md §1.7).
 
 The web workers face the internet, so they run as the system user ``verify-web``, which can read
-what serving needs (the code, web/, public keys, the ID keys file through its group) and nothing
+what serving needs (the code, web/, public keys, the ID keys and receipt key files through its group) and nothing
 that signs: the signing-key directory and the development passphrase stay root-only (0700/0600).
 Like the embedded PostgreSQL's ``verify-pg``, the user is created on first use.
 """
@@ -30,6 +30,8 @@ def drop_to_web_user(settings: Settings) -> SystemUser | None:
     )
     if settings.id_index_key is None or settings.id_enc_key is None:
         _share_with_group(settings.id_keys_file, user.gid)
+    # The receipt key signs nothing but receipts, so the web workers may read it (D59).
+    _share_with_group(settings.receipt_key_file, user.gid)
     # The embedded PostgreSQL's group lets the workers reach its socket (verify.db.cluster).
     try:
         groups = [grp.getgrnam(SERVER_USER).gr_gid]

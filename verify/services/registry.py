@@ -14,11 +14,13 @@ from datetime import date, timedelta
 
 from verify.crypto.idkeys import IdKeys
 from verify.crypto.idprotect import IdProtector
+from verify.crypto.receipts import ReceiptSigner
 from verify.db.pool import DATABASE_ERRORS, Pool, ping, reachable
 from verify.domain.clock import today_cst
 from verify.domain.throttle import ThrottlePolicy
 from verify.services.accounts import Accounts
 from verify.services.bans import CandidateBans
+from verify.services.batch_verification import DEFAULT_ROWS_PER_DAY, BatchVerification
 from verify.services.corrections import Corrections
 from verify.services.decisions import Decisions
 from verify.services.imports import BatchImports
@@ -35,7 +37,7 @@ UNAVAILABLE_ERRORS = DATABASE_ERRORS
 
 
 class Registry(BatchImports, Lookups, Decisions, Corrections, Publication, InstitutionAdmin, Accounts, Review, LegacyImports,
-               CandidateBans):  # fmt: skip
+               CandidateBans, BatchVerification):  # fmt: skip
     def __init__(
         self,
         pool: Pool,
@@ -50,6 +52,8 @@ class Registry(BatchImports, Lookups, Decisions, Corrections, Publication, Insti
         session_lifetime: timedelta = timedelta(hours=8),
         session_idle: timedelta = timedelta(minutes=30),
         token_lifetime: timedelta = timedelta(days=90),
+        receipt_signer: ReceiptSigner | None = None,
+        batch_rows_per_day: int = DEFAULT_ROWS_PER_DAY,
     ) -> None:
         self.pool = pool
         # The certificate reads of public lookups; a read replica's pool when one is configured
@@ -84,6 +88,9 @@ class Registry(BatchImports, Lookups, Decisions, Corrections, Publication, Insti
         self.session_idle = session_idle
         self.token_lifetime = token_lifetime
         self.today = today
+        # Signs batch-verification receipts only (docs/RECEIPT-FORMAT.md); the web process may hold it.
+        self.receipt_signer = receipt_signer
+        self.batch_rows_per_day = batch_rows_per_day
         self.parallel_min_rows = parallel_min_rows
 
     async def database_reachable(self) -> bool:

@@ -11,9 +11,13 @@ from pathlib import Path
 from verify.config import Settings
 from verify.crypto.idkeys import IdKeys, load_or_create_id_keys
 from verify.crypto.idprotect import IdProtector
+from verify.crypto.receipt_keys import generate_receipt_key, load_receipt_key
+from verify.crypto.receipts import ReceiptSigner
+from verify.db import receipts as receipt_rows
 from verify.db.cluster import EmbeddedCluster
 from verify.db.pool import Executor, create_pool, migrate
 from verify.db.roles import APP_ROLE
+from verify.domain.errors import ConfigError
 from verify.services.keyring import Keyring
 from verify.services.registry import Registry
 
@@ -85,6 +89,8 @@ async def open_registry(
     keys, _ = id_keys(settings)
     await _migrate(owner_dsn or migration_dsn(settings), app_role(settings))
     pool = await create_pool(dsn or database_dsn(settings), max_size=max_size)
+    receipt_signer = receipt_key(settings)
+    await receipt_rows.register_key(pool, receipt_signer.kid, receipt_signer.public_key)
     return Registry(
         pool,
         IdProtector(keys.index_key, keys.enc_key),
@@ -95,7 +101,23 @@ async def open_registry(
         session_lifetime=timedelta(hours=settings.session_hours),
         session_idle=timedelta(minutes=settings.session_idle_minutes),
         token_lifetime=timedelta(days=settings.token_days),
+        receipt_signer=receipt_signer,
+        batch_rows_per_day=settings.batch_rows_per_day,
     )
+
+
+def receipt_key(settings: Settings) -> ReceiptSigner:
+    """The receipt signing key, created at ``settings.receipt_key_file`` the first time. Raises
+    ConfigError (unreadable or not an Ed25519 key)."""
+    path = settings.receipt_key_file
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        try:
+            return generate_receipt_key(path)
+        except ConfigError:
+            if not path.exists():  # another worker did not win the race: a real failure
+                raise
+    return load_receipt_key(path)
 
 
 # How the read replica's connections show in pg_stat_activity (and in the tests).

@@ -233,6 +233,12 @@ def _build_header_map() -> dict[str, str]:
 _HEADER_MAP = _build_header_map()
 
 
+def header_token(text: str) -> str:
+    """A header cell folded for matching (full-width forms, case, spaces, a trailing note), so that
+    another template's reader matches its own headers the way this one does."""
+    return _header_token(text)
+
+
 def match_header(cell: str) -> str | None:
     """The column key a header cell names, or None (unknown headers are ignored)."""
     if not cell:
