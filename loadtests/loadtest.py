@@ -64,6 +64,8 @@ START, END = "<!-- loadtest:start -->", "<!-- loadtest:end -->"
 SECTION_TITLE = "## Load test: the public traffic mix (locust)"
 DATABASE = "verify_loadtest"
 SAMPLE_ENV = "VERIFY_LOADTEST_SAMPLE"  # loadtests.locustfile.SAMPLE_ENV (not imported: it imports locust)
+TOKEN_ENV = "VERIFY_LOADTEST_TOKEN"  # noqa: S105 - the name of a variable; loadtests.locustfile.TOKEN_ENV
+VERIFIER = "loadtest-verifier"
 SEED_SAMPLES = {
     False: WORK / "seed-sample-own.jsonl",
     True: WORK / "seed-sample-shared.jsonl",
@@ -139,6 +141,9 @@ def base_env(base_url: str) -> dict[str, str]:
         VERIFY_PUBLIC_KEYS_DIR=str(HOME / "public-keys"),  # never the repository's keys/
         VERIFY_ACCESS_LOG="1",
         VERIFY_TRUST_PROXY="1",  # the load generator's allowance (module docstring)
+        # One verifier account sends every batch of the run: its daily rows are the load
+        # generator's allowance too (the default 50,000 a day is one account's real use).
+        VERIFY_BATCH_ROWS_PER_DAY="1000000000",
     )
     return env
 
@@ -259,6 +264,14 @@ def prepare_data(env: dict[str, str], sample: Path | None, shared: bool) -> tupl
         if seed_sample.exists() and seed_sample.stat().st_size > 0:
             return seed_sample, "`verify seed " + " ".join(SEED_ARGS) + " --sample-out`"
     return demo_sample(env, DEMO_SAMPLE), "the demo data (`verify demo`, `verify qr --all --url`)"
+
+
+def verifier_token(env: dict[str, str]) -> str:
+    """An API token of the verifier account the batch-verification users send (created once)."""
+    if VERIFIER not in verify(env, "accounts", "list"):
+        verify(env, "accounts", "add", VERIFIER, "--role", "verifier", "--name", "load test")
+    token: str = json.loads(verify(env, "accounts", "token", VERIFIER, "--label", "loadtest"))["token"]
+    return token
 
 
 # ---------------------------------------------------------------------------------------- server
@@ -530,7 +543,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                 wait_healthy(server, base, server_log)
                 log(f"locust: {args.users} users, {args.workers} processes, {args.seconds} s")
                 log(f"locust log: {locust_log.relative_to(ROOT)}")
-                code = run_locust(procs, {**env, SAMPLE_ENV: str(sample)}, base, args, prefix, locust_log)
+                locust_env = {**env, SAMPLE_ENV: str(sample), TOKEN_ENV: verifier_token(env)}
+                code = run_locust(procs, locust_env, base, args, prefix, locust_log)
             finally:
                 procs.stop_all()
     except KeyboardInterrupt:

@@ -11,7 +11,9 @@ Share of all requests, as the centre expects it in production (``MIX``, the task
 - 5 % institution pages, ``GET /institutions/<code>`` or ``GET /api/v1/institutions/<code>``;
 - about 1 % malformed input: a tampered QR payload (200 with outcome ``forged``, or a 4xx), a
   malformed certificate number (422), a NUL byte in the path or the body (400);
-- 5 % batch verification: not yet (see ``BATCH`` below).
+- 5 % batch verification by a verifier account (``POST /api/v1/verify-batch``, a JSON file of
+  ``BATCH_ROWS`` rows: numbers and names, one in ten with a wrong name), with the token the runner
+  puts in ``VERIFY_LOADTEST_TOKEN``.
 
 Every answer is judged by ``classify``: the statuses a scenario expects are successes, 4xx included;
 a 5xx, a connection error or any other status is a failure. Requests are named after the route
@@ -56,9 +58,11 @@ MIX: dict[str, int] = {
     "lookup_id": 5,
     "institution": 5,
     "malformed": 1,
+    "batch_verify": 5,
 }
-# BATCH: batch verification (5 % of the traffic) comes later. Add "batch_verify": 5 to MIX and a
-# `@task(MIX["batch_verify"])` method on PublicUser next to the others (marked BATCH there too).
+# Rows in one batch-verification request: an HR department checking a week's new hires.
+BATCH_ROWS = 20
+TOKEN_ENV = "VERIFY_LOADTEST_TOKEN"  # noqa: S105 - the name of the variable holding the token
 
 # Within the number lookups: the share with an unknown number and the share with a wrong name.
 UNKNOWN_NUMBER_SHARE = 0.10
@@ -103,6 +107,7 @@ QR_PAGE = expect(200)
 QR_JSON = expect(200, outcomes=GENUINE_OUTCOMES)
 LOOKUP_HIT = expect(200, found=True)
 LOOKUP_MISS = expect(404, found=False)
+BATCH_ANSWER = expect(200)
 INSTITUTION = expect(200)
 # A tampered payload: forged (signature or format check fails) or refused as malformed input.
 TAMPERED = expect(200, 400, 404, 422, outcomes=frozenset({"forged"}))
@@ -378,4 +383,16 @@ class PublicUser(FastHttpUser):
         else:
             self._lookup({"number": cert.number, "name": cert.name + "\0"}, "/api/v1/lookup NUL", NUL_BYTE)
 
-    # BATCH: batch verification (MIX["batch_verify"] = 5) goes here, as a @task method of its own.
+    @task(MIX["batch_verify"])
+    def batch_verify(self) -> None:
+        token = os.environ.get(TOKEN_ENV, "")
+        picks = [self.rng.choice(self.data.certificates) for _ in range(BATCH_ROWS)]
+        rows = [
+            {"number": c.number, "name": c.name if self.rng.random() > 0.1 else c.name + "某"} for c in picks
+        ]
+        with self.client.post(
+            "/api/v1/verify-batch?filename=hires.json", name="/api/v1/verify-batch", catch_response=True,
+            data=json.dumps({"rows": rows}, ensure_ascii=False),
+            headers={**JSON_HEADERS, "Content-Type": "application/json", "Authorization": f"Bearer {token}"},
+        ) as answer:  # fmt: skip
+            self._judge(cast(_Answer, answer), BATCH_ANSWER)

@@ -44,7 +44,9 @@ def test_the_locustfile_imports_as_locust_loads_it() -> None:
 
 
 def test_task_weights_are_the_documented_mix(lf: ModuleType) -> None:
-    assert lf.MIX == {"qr_scan": 70, "lookup_number": 15, "lookup_id": 5, "institution": 5, "malformed": 1}
+    assert lf.MIX == {
+        "qr_scan": 70, "lookup_number": 15, "lookup_id": 5, "institution": 5, "malformed": 1, "batch_verify": 5
+    }  # fmt: skip
     # locust expands each @task(weight) into that many entries of the user's task list
     weights = Counter(t.__name__ for t in lf.PublicUser.tasks)
     assert weights == Counter(lf.MIX)
