@@ -64,10 +64,13 @@ class Console:
         self.settings = settings
         self.pages = pages
         self._screen_access = {e.path: e.access for e in self.endpoints() if e.method == "GET"}
+        self._offered: set[str] = set()
 
     def offer_screens(self, endpoints: list[Endpoint]) -> None:
-        """Offer another module's console screens in the menu, each by its GET route's access."""
+        """Offer another module's console screens in the menu, each by its GET route's access; those
+        outside /console answer errors as the console does (a sign-in form, not a 401)."""
         self._screen_access.update({e.path: e.access for e in endpoints if e.console and e.method == "GET"})
+        self._offered |= {e.path for e in endpoints if e.console and not e.path.startswith(PREFIX + "/")}
 
     def endpoints(self) -> list[Endpoint]:
         page = "text/html"
@@ -109,9 +112,9 @@ class Console:
                      Action.INSTITUTION_STATUS, media=page, tag="console", console=True, target="institution"),
         ]  # fmt: skip
 
-    @staticmethod
-    def is_console(request: Request) -> bool:
-        return request.url.path == PREFIX or request.url.path.startswith(PREFIX + "/")
+    def is_console(self, request: Request) -> bool:
+        path = request.url.path
+        return path == PREFIX or path.startswith(PREFIX + "/") or path in self._offered
 
     def error_page(self, request: Request, exc: errors.VerifyError, status: int) -> Response:
         """A console error: a sign-in that is missing, expired or revoked sends the browser to the

@@ -22,7 +22,7 @@ from typing import Any
 import markupsafe
 from starlette.datastructures import UploadFile
 from starlette.requests import Request
-from starlette.responses import Response
+from starlette.responses import RedirectResponse, Response
 
 from verify.crypto.receipts import ReceiptCheck
 from verify.domain import errors
@@ -39,6 +39,7 @@ from verify.render.qr import QrCache
 from verify.services.batch_verification import BatchAnswer
 
 SCREEN = f"{PREFIX}/verify-batch"
+SHORT = "/verify-batch"
 RECEIPTS = "/receipts"
 PAGE = "page"  # the upload form's choice of an answer on the page rather than a file
 # The upload form's choices, in the order it offers them.
@@ -71,7 +72,9 @@ class VerifierPages:
                      ("批量查验回执（JSON）", "A batch-verification receipt (JSON)")),
             Endpoint("GET", f"{RECEIPTS}/{{receipt_id}}", self.receipt_page,
                      ("批量查验回执（可打印）", "A batch-verification receipt (printable)"), media=page),
-            # verifier and regulator
+            # verifier and regulator; /verify-batch is the short address the screen is known by
+            Endpoint("GET", SHORT, self.short, ("批量查验证书", "Verify a file of certificates"),
+                     Action.BATCH_VERIFY, media=page, tag="console", console=True),
             Endpoint("GET", SCREEN, self.screen, ("批量查验证书", "Verify a file of certificates"),
                      Action.BATCH_VERIFY, media=page, tag="console", console=True),
             Endpoint("POST", SCREEN, self.verify, ("批量查验证书", "Verify a file of certificates"),
@@ -79,6 +82,9 @@ class VerifierPages:
         ]  # fmt: skip
 
     # ------------------------------------------------------------------ the console screen
+
+    async def short(self, request: Request) -> Response:
+        return RedirectResponse(SCREEN, status_code=303)
 
     async def screen(self, request: Request) -> Response:
         return self._screen(request, PAGE)
