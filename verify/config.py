@@ -117,6 +117,12 @@ SETTINGS_TABLE: tuple[Setting, ...] = (
         "VERIFY_HOME/secrets/receipt-key.pem, created on first start",
     ),
     Setting(
+        "VERIFY_RECEIPT_KEY",
+        "",
+        "回执签名私钥种子（64 位十六进制），优先于密钥文件",
+        "Receipt signing key seed (64 hex chars); overrides the key file",
+    ),
+    Setting(
         "VERIFY_BATCH_MAX_ROWS", "10000", "每次批量查验的行数上限", "Rows per batch-verification request"
     ),
     Setting(
@@ -300,6 +306,7 @@ class Settings:
     login_throttle: ThrottlePolicy
     channels: Channels  # rule 62: the hotline and official sites pages link
     receipt_key_file: Path = Path("receipt-key.pem")
+    receipt_key: bytes | None = field(default=None, repr=False)
     batch_max_rows: int = 10_000
     batch_rows_per_day: int = 50_000
 
@@ -337,6 +344,7 @@ class Settings:
             receipt_key_file=_path(
                 environ.get("VERIFY_RECEIPT_KEY_FILE") or str(home / "secrets" / "receipt-key.pem"), base
             ),
+            receipt_key=_hex_key(environ, "VERIFY_RECEIPT_KEY"),
             batch_max_rows=_int(environ, "VERIFY_BATCH_MAX_ROWS", "10000", 1),
             batch_rows_per_day=_int(environ, "VERIFY_BATCH_ROWS_PER_DAY", "50000", 1),
             throttle=ThrottlePolicy(

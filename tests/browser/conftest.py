@@ -34,7 +34,16 @@ from playwright.async_api import (
 )
 
 from loadtests.local import free_port
-from tests.conftest import ENC_KEY, INDEX_KEY, PASSPHRASE, ROOT, TODAY, default_scopes, unique_henan_code
+from tests.conftest import (
+    ENC_KEY,
+    INDEX_KEY,
+    PASSPHRASE,
+    RECEIPT_SEED,
+    ROOT,
+    TODAY,
+    default_scopes,
+    unique_henan_code,
+)
 from tests.factories import Row, csv_bytes, number_of
 from tests.workflow import publish_batch
 from verify.crypto.idprotect import IdProtector
@@ -221,6 +230,7 @@ def start_server(test_dsn: str, keyring: Keyring, home: Path, **env_extra: str) 
         "VERIFY_DATABASE_URL": test_dsn,
         "VERIFY_HOME": str(home),
         "VERIFY_ID_INDEX_KEY": INDEX_KEY.hex(),
+        "VERIFY_RECEIPT_KEY": RECEIPT_SEED.hex(),
         "VERIFY_ID_ENC_KEY": ENC_KEY.hex(),
         "VERIFY_SIGNING_KEYS_DIR": str(keyring.private_dir),
         "VERIFY_PUBLIC_KEYS_DIR": str(home / "public-keys"),

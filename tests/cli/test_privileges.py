@@ -17,7 +17,7 @@ import pytest
 
 from loadtests.drills import children
 from loadtests.local import free_port
-from tests.conftest import ENC_KEY, INDEX_KEY
+from tests.conftest import ENC_KEY, INDEX_KEY, RECEIPT_SEED
 from verify.db.cluster import SERVER_USER, ensure_system_user
 from verify.services.privileges import WEB_USER, runs_as
 
@@ -68,6 +68,7 @@ def test_serve_as_root_drops_to_the_web_user_who_cannot_read_signing_keys(home: 
         "VERIFY_DATABASE_URL": test_dsn,
         "VERIFY_HOME": str(home),
         "VERIFY_ID_INDEX_KEY": INDEX_KEY.hex(),
+        "VERIFY_RECEIPT_KEY": RECEIPT_SEED.hex(),
         "VERIFY_ID_ENC_KEY": ENC_KEY.hex(),
         "VERIFY_SIGNING_KEYS_DIR": str(keys_dir),
         "VERIFY_LOG_LEVEL": "warning",

@@ -19,7 +19,7 @@ import httpx
 import pytest
 
 from loadtests.local import free_port, stop
-from tests.conftest import ENC_KEY, INDEX_KEY, PASSPHRASE, ROOT
+from tests.conftest import ENC_KEY, INDEX_KEY, PASSPHRASE, RECEIPT_SEED, ROOT
 from verify.db.cluster import EmbeddedCluster
 
 pytestmark = pytest.mark.slow
@@ -55,6 +55,7 @@ def flow_env(cluster: EmbeddedCluster, tmp_path: Path) -> Iterator[dict[str, str
         "VERIFY_DATABASE_URL": cluster.dsn(name),
         "VERIFY_HOME": str(tmp_path),
         "VERIFY_ID_INDEX_KEY": INDEX_KEY.hex(),
+        "VERIFY_RECEIPT_KEY": RECEIPT_SEED.hex(),
         "VERIFY_ID_ENC_KEY": ENC_KEY.hex(),
         "VERIFY_SIGNING_KEYS_DIR": str(tmp_path / "signing"),
         "VERIFY_PUBLIC_KEYS_DIR": str(tmp_path / "public"),

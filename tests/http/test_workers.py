@@ -17,7 +17,7 @@ import httpx
 import pytest
 
 from loadtests.local import free_port, stop
-from tests.conftest import ENC_KEY, INDEX_KEY, PASSPHRASE, InstitutionFactory
+from tests.conftest import ENC_KEY, INDEX_KEY, PASSPHRASE, RECEIPT_SEED, InstitutionFactory
 from tests.factories import Row, csv_bytes, number_of
 from tests.workflow import institution_token, publish_batch
 from verify.crypto.signing import Signer
@@ -38,6 +38,7 @@ async def server(test_dsn: str, keyring: Keyring, tmp_path: Path) -> AsyncIterat
         "VERIFY_DATABASE_URL": test_dsn,
         "VERIFY_HOME": str(tmp_path),
         "VERIFY_ID_INDEX_KEY": INDEX_KEY.hex(),
+        "VERIFY_RECEIPT_KEY": RECEIPT_SEED.hex(),
         "VERIFY_ID_ENC_KEY": ENC_KEY.hex(),
         "VERIFY_SIGNING_KEYS_DIR": str(keyring.private_dir),
         "VERIFY_KEY_PASSPHRASE": PASSPHRASE.decode(),

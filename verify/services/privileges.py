@@ -31,7 +31,8 @@ def drop_to_web_user(settings: Settings) -> SystemUser | None:
     if settings.id_index_key is None or settings.id_enc_key is None:
         _share_with_group(settings.id_keys_file, user.gid)
     # The receipt key signs nothing but receipts, so the web workers may read it (D59).
-    _share_with_group(settings.receipt_key_file, user.gid)
+    if settings.receipt_key is None:
+        _share_with_group(settings.receipt_key_file, user.gid)
     # The embedded PostgreSQL's group lets the workers reach its socket (verify.db.cluster).
     try:
         groups = [grp.getgrnam(SERVER_USER).gr_gid]

@@ -108,7 +108,9 @@ async def open_registry(
 
 def receipt_key(settings: Settings) -> ReceiptSigner:
     """The receipt signing key, created at ``settings.receipt_key_file`` the first time. Raises
-    ConfigError (unreadable or not an Ed25519 key)."""
+    ConfigError (unreadable or not an Ed25519 key). ``VERIFY_RECEIPT_KEY`` overrides the file."""
+    if settings.receipt_key is not None:
+        return ReceiptSigner.from_seed(settings.receipt_key)
     path = settings.receipt_key_file
     if not path.exists():
         path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
