@@ -77,7 +77,12 @@ def _plain(obj: Any, depth: int) -> Any:
             if kind is dict and type(key) is not str:
                 raise InvalidInput("JSON 对象的键必须是字符串", "JSON object keys must be strings")
             inner = type(value)
-            if (inner is str or value is None or inner is bool) and depth < _MAX_DEPTH:
+            if depth < _MAX_DEPTH and (
+                inner is str
+                or value is None
+                or inner is bool
+                or (inner is int and -_MAX_SAFE_INT <= value <= _MAX_SAFE_INT)
+            ):
                 continue
             plain = _plain(value, depth + 1)
             if plain is not value:
