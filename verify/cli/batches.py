@@ -7,9 +7,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from verify.cli.common import passphrase, print_json, user, with_registry
+from verify.cli.common import passphrase, print_json, read_file, user, with_registry
 from verify.config import Settings
-from verify.domain import errors
 from verify.domain.batch.columns import template_csv
 from verify.services import runtime, signer
 from verify.services.registry import Registry
@@ -17,12 +16,7 @@ from verify.services.registry import Registry
 
 def cmd_import(settings: Settings, args: argparse.Namespace) -> int:
     path = Path(args.file)
-    try:
-        data = path.read_bytes()
-    except OSError as exc:
-        raise errors.BadFile(
-            f"无法读取文件 {path}：{exc.strerror}", f"cannot read {path}: {exc.strerror}"
-        ) from None
+    data = read_file(path)
     result = with_registry(
         settings,
         lambda reg: reg.import_batch(

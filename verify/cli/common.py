@@ -11,6 +11,7 @@ import sys
 import threading
 from collections.abc import Awaitable, Callable
 from datetime import UTC, date, datetime
+from pathlib import Path
 from typing import Any, TypeVar
 
 from verify.config import Settings
@@ -157,3 +158,13 @@ def parse_datetime(text: str | None) -> datetime | None:
 def user() -> str:
     """Who runs the command, for the audit log."""
     return os.environ.get("USER") or os.environ.get("LOGNAME") or "unknown"
+
+
+def read_file(path: Path) -> bytes:
+    """The bytes of an input file the user named. Raises BadFile (zh+en) when it cannot be read."""
+    try:
+        return path.read_bytes()
+    except OSError as exc:
+        raise errors.BadFile(
+            f"无法读取文件 {path}：{exc.strerror}", f"cannot read {path}: {exc.strerror}"
+        ) from None

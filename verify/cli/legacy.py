@@ -6,19 +6,13 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from verify.cli.common import print_json, user, with_registry
+from verify.cli.common import print_json, read_file, user, with_registry
 from verify.config import Settings
-from verify.domain import errors
 
 
 def cmd_import(settings: Settings, args: argparse.Namespace) -> int:
     path = Path(args.file)
-    try:
-        data = path.read_bytes()
-    except OSError as exc:
-        raise errors.BadFile(
-            f"无法读取文件 {path}：{exc.strerror}", f"cannot read {path}: {exc.strerror}"
-        ) from None
+    data = read_file(path)
     result = with_registry(
         settings,
         lambda reg: reg.import_legacy(

@@ -20,7 +20,7 @@ from collections.abc import Awaitable, Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
-from verify.cli.common import print_json, with_registry
+from verify.cli.common import print_json, read_file, with_registry
 from verify.config import Settings
 from verify.domain import errors
 from verify.domain.batch_verification import InputRow, counts
@@ -35,15 +35,6 @@ MAX_FILE_ROWS = 1_000_000
 HTTP_TIMEOUT = 120.0
 
 Send = Callable[[bytes], Awaitable[dict[str, Any]]]
-
-
-def _read(path: Path) -> bytes:
-    try:
-        return path.read_bytes()
-    except OSError as exc:
-        raise errors.BadFile(
-            f"无法读取文件 {path}：{exc.strerror}", f"cannot read {path}: {exc.strerror}"
-        ) from None
 
 
 def part_body(rows: Sequence[InputRow]) -> bytes:
@@ -117,7 +108,7 @@ def _remote(url: str, token: str) -> Send:
 
 
 def cmd_verify_batch(settings: Settings, args: argparse.Namespace) -> int:
-    data = _read(Path(args.file))
+    data = read_file(Path(args.file))
     rows = read_verify_file(data, Path(args.file).name, max_bytes=max(settings.max_upload_bytes, len(data)),
                             max_rows=MAX_FILE_ROWS)  # fmt: skip
     out = Path(args.out)
@@ -198,7 +189,7 @@ def _parts_sheet(receipts: list[dict[str, Any]]) -> dict[str, Any]:
 
 def cmd_receipt_check(settings: Settings, args: argparse.Namespace) -> int:
     """Exit 0 when the receipt checks against the JWKS (and the results, when given), else 1."""
-    receipt = _read(Path(args.receipt))
+    receipt = read_file(Path(args.receipt))
     jwks_source = args.jwks
     if jwks_source.startswith(("http://", "https://")):
         try:
@@ -208,12 +199,12 @@ def cmd_receipt_check(settings: Settings, args: argparse.Namespace) -> int:
             raise errors.Unavailable(f"无法读取 JWKS：{exc}", f"cannot read the JWKS: {exc}") from None
     else:
         try:
-            jwks = json.loads(_read(Path(jwks_source)))
+            jwks = json.loads(read_file(Path(jwks_source)))
         except ValueError:
             raise errors.BadFile("JWKS 不是 JSON", "the JWKS is not JSON") from None
     results = None
     if args.results:
-        doc = json.loads(_read(Path(args.results)))
+        doc = json.loads(read_file(Path(args.results)))
         results = doc.get("results") if isinstance(doc, dict) else doc
     checked = check_offline(receipt, jwks if isinstance(jwks, dict) else {}, results)
     print_json({"ok": checked.ok, "reason": checked.reason,
