@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 RUNTIME := $(VENV)/.installed-runtime
 DEV := $(VENV)/.installed-dev
 
-.PHONY: install install-dev browser-deps run stop test test-pg15 lint format typecheck bench fuzz clean
+.PHONY: install install-dev browser-deps fonts run stop test test-pg15 lint format typecheck bench fuzz clean
 
 $(RUNTIME): pyproject.toml
 	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "verify needs Python 3.11 or newer"'
@@ -35,7 +35,19 @@ browser-deps:
 	  DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -q --no-install-recommends chromium fonts-noto-cjk fontconfig nginx-light >/dev/null; \
 	fi
 
-run: install
+# The certificate's faces (verify/render/fonts.py): 楷体, a Times-metric serif and HanaMin for the
+# supplementary planes; Debian packages, never fetched at run time (docs/CERTIFICATES.md).
+FONT_PACKAGES := fonts-arphic-ukai fonts-liberation fonts-hanazono
+fonts:
+	@if [ ! -f /usr/share/fonts/truetype/arphic/ukai.ttc ] || [ ! -f /usr/share/fonts/truetype/liberation/LiberationSerif-Regular.ttf ] \
+	  || [ ! -f /usr/share/fonts/truetype/hanazono/HanaMinB.ttf ]; then \
+	  if [ "$$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi; \
+	  echo "installing the certificate fonts: $(FONT_PACKAGES) (apt)"; \
+	  $$SUDO apt-get update -q >/dev/null && \
+	  DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -q --no-install-recommends $(FONT_PACKAGES) >/dev/null; \
+	fi
+
+run: install fonts
 	$(BIN)/verify db start >/dev/null
 	$(BIN)/verify keys dev
 	$(BIN)/verify demo --ensure --summary
@@ -56,7 +68,7 @@ format: install-dev
 typecheck: install-dev
 	$(BIN)/mypy
 
-test: lint typecheck browser-deps
+test: lint typecheck browser-deps fonts
 	$(BIN)/python -m pytest -q
 
 bench: install-dev

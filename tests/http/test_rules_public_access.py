@@ -75,6 +75,8 @@ PUBLIC_CALLS: dict[str, Callable[[Things], Call]] = {
     "GET /api/v1/reference/{name}": lambda t: ("GET", f"/api/v1/reference/{reference.PUBLISHED_TABLES[0]}", {}),
     "GET /.well-known/verify-keys.json": lambda t: ("GET", "/.well-known/verify-keys.json", {}),
     "GET /api/v1/certificates/{number}/qr.{fmt:str}": lambda t: ("QR-LINK", "png", {}),
+    "GET /api/v1/certificates/{number}/certificate.{fmt:str}": lambda t: ("FILE-LINK", "png", {}),
+    "GET /c/{payload}/certificate.{fmt:str}": lambda t: ("GET", f"/c/{t.path.lower()}/certificate.png", {}),
     "GET /receipts/{receipt_id}": lambda t: ("GET", f"/receipts/{t.receipt}", {}),
     "GET /receipts/{receipt_id}.json": lambda t: ("GET", f"/receipts/{t.receipt}.json", {}),
 }  # fmt: skip
@@ -174,6 +176,9 @@ async def _send(client: httpx.AsyncClient, call: Call, things: Things) -> httpx.
         found = await client.post("/api/v1/lookup", json={"number": things.number, "name": things.name})
         assert found.status_code == 200, found.text
         return await client.get(found.json()["certificates"][0]["qr"][path])
+    if method == "FILE-LINK":  # the printable certificate's link in the same answer
+        found = await client.post("/api/v1/lookup", json={"number": things.number, "name": things.name})
+        return await client.get(found.json()["certificates"][0]["certificate_files"][path])
     return await client.request(method, path, **kwargs)
 
 

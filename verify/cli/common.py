@@ -9,6 +9,7 @@ import os
 import signal
 import sys
 import threading
+import time
 from collections.abc import Awaitable, Callable
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -168,3 +169,26 @@ def read_file(path: Path) -> bytes:
         raise errors.BadFile(
             f"无法读取文件 {path}：{exc.strerror}", f"cannot read {path}: {exc.strerror}"
         ) from None
+
+
+class Progress:
+    """One line on stderr: items done, items/s, ETA. Written only to a terminal unless forced."""
+
+    def __init__(self, total: int, *, enabled: bool, unit: tuple[str, str] = ("行", "rows")) -> None:
+        self.total, self.done, self.enabled, self.start = total, 0, enabled, time.monotonic()
+        self.unit = unit
+
+    def advance(self, n: int) -> None:
+        self.done += n
+        if not self.enabled:
+            return
+        elapsed = max(time.monotonic() - self.start, 1e-6)
+        rate = self.done / elapsed
+        eta = (self.total - self.done) / rate if rate else 0.0
+        sys.stderr.write(
+            f"\r{self.done:,}/{self.total:,} {self.unit[0]} {self.unit[1]}  {rate:,.0f} {self.unit[0]}/秒 "
+            f"{self.unit[1]}/s  剩余 ETA {eta:,.0f} s "
+        )
+        sys.stderr.flush()
+        if self.done >= self.total:
+            sys.stderr.write("\n")

@@ -24,6 +24,7 @@ from verify.cli import (
     institutions,
     keys,
     legacy,
+    render,
     server,
     verification,
 )
@@ -56,6 +57,7 @@ COMMAND_GROUPS = (
     legacy,
     bans,
     verification,
+    render,
 )
 
 

@@ -13,14 +13,13 @@ import argparse
 import asyncio
 import json
 import sys
-import time
 import urllib.error
 import urllib.request
 from collections.abc import Awaitable, Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
-from verify.cli.common import print_json, read_file, with_registry
+from verify.cli.common import Progress, print_json, read_file, with_registry
 from verify.config import Settings
 from verify.domain import errors
 from verify.domain.batch_verification import InputRow, counts
@@ -58,27 +57,6 @@ def part_body(rows: Sequence[InputRow]) -> bytes:
 def _parts(rows: Sequence[InputRow], size: int) -> Iterator[Sequence[InputRow]]:
     for start in range(0, len(rows), size):
         yield rows[start : start + size]
-
-
-class Progress:
-    """One line on stderr: rows done, rows/s, ETA. Written only to a terminal unless forced."""
-
-    def __init__(self, total: int, *, enabled: bool) -> None:
-        self.total, self.done, self.enabled, self.start = total, 0, enabled, time.monotonic()
-
-    def advance(self, n: int) -> None:
-        self.done += n
-        if not self.enabled:
-            return
-        elapsed = max(time.monotonic() - self.start, 1e-6)
-        rate = self.done / elapsed
-        eta = (self.total - self.done) / rate if rate else 0.0
-        sys.stderr.write(
-            f"\r{self.done:,}/{self.total:,} 行 rows  {rate:,.0f} 行/秒 rows/s  剩余 ETA {eta:,.0f} s "
-        )
-        sys.stderr.flush()
-        if self.done >= self.total:
-            sys.stderr.write("\n")
 
 
 def _remote(url: str, token: str) -> Send:

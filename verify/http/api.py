@@ -21,6 +21,7 @@ from verify.crypto.signing import public_jwk, verify_signature
 from verify.domain import codes, errors, payload, reference
 from verify.domain.clock import today_cst
 from verify.domain.verification import Verification, verify_path
+from verify.http import certificate_files
 from verify.http import public_schemas as P
 from verify.http import schemas as S
 from verify.http.errors import JSON
@@ -139,6 +140,7 @@ class Api:
                 token = registry(request).qr_link_token(cert["number"], expires)
                 base = f"/api/v1/certificates/{cert['number']}/qr"
                 cert["qr"] = {fmt: f"{base}.{fmt}?e={expires}&t={token}" for fmt in ("png", "svg")}
+                cert["certificate_files"] = certificate_files.link(cert["number"], expires, token)
         return answer
 
     # ------------------------------------------------------------------ views

@@ -24,6 +24,7 @@ from verify.domain import errors
 from verify.http import openapi
 from verify.http.api import LOOKUP_BODY_LIMIT, MULTIPART_SLACK, Api
 from verify.http.auth import bearer_principal, console_authenticator
+from verify.http.certificate_files import CertificateFiles
 from verify.http.console import UPLOAD_PATHS, Console
 from verify.http.errors import error_response, framework_error_handler, http_status, json_bytes
 from verify.http.guard import Guard
@@ -136,6 +137,7 @@ def create_app(settings: Settings, *, registry_factory: Callable[[], Awaitable[R
     endpoints = [
         *pages.endpoints(),
         *api.endpoints(),
+        *CertificateFiles(settings, api.verification).endpoints(),
         *review_api.endpoints(),
         *verify_batch_api.endpoints(),
         *VerifierPages(console, verify_batch_api).endpoints(),  # the receipt pages, the verifier's screen

@@ -126,6 +126,13 @@ VERIFICATION: Schema = {  # verify.domain.verification.Verification.to_json
         "current": {"type": "string", "description": "a corrected certificate's current QR path (/c/...)"},
     },
 }
+
+
+def _links(what: str, *formats: str) -> Schema:  # links a lookup answer carries
+    return {"type": "object", "description": f"links to {what}", "required": list(formats),
+            "properties": dict.fromkeys(formats, STRING)}  # fmt: skip
+
+
 LOOKUP_CERTIFICATE: Schema = {  # verify.domain.certificate.published_json, with the view's QR links
     "type": "object",
     "required": [*_PRINTED_REQUIRED, "kind", "id_type", "issue_form", "status", "outcome", "issuer_notice"],
@@ -138,12 +145,8 @@ LOOKUP_CERTIFICATE: Schema = {  # verify.domain.certificate.published_json, with
         "issue_form": {"enum": list(ISSUE_FORMS)},
         "status": {"enum": list(dict.fromkeys(PUBLIC_STATUS.values()))},
         "issuer_notice": {**BILINGUAL, "type": ["object", "null"]},
-        "qr": {
-            "type": "object",
-            "description": "links to the QR image, valid for one hour",
-            "required": ["png", "svg"],
-            "properties": {"png": STRING, "svg": STRING},
-        },
+        "qr": _links("the QR image, for one hour", "png", "svg"),
+        "certificate_files": _links("the printable certificate (ID masked), for one hour", "pdf", "png"),
     },
 }
 LOOKUP_FOUND: Schema = {  # verify.services.lookup.LookupAnswer.to_json

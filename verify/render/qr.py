@@ -33,7 +33,7 @@ import qrcode.exceptions
 import qrcode.util
 from PIL import Image
 
-__all__ = ["QrCache", "QrSpec", "qr_spec", "render_png", "render_svg"]
+__all__ = ["QrCache", "QrSpec", "Symbol", "qr_spec", "render_png", "render_svg", "symbol"]
 
 QUIET_ZONE_MODULES = 4  # ISO/IEC 18004 minimum; scanners look for it to find the finder patterns
 SVG_DPI = 300  # SVG has no printer dots; it uses the module size a 300 dpi print would get
@@ -80,6 +80,14 @@ class _Encoded:
     matrix: tuple[tuple[bool, ...], ...]  # True = dark, no quiet zone
     version: int
     mode: str
+
+
+Symbol = _Encoded  # the encoded matrix a page layout places itself (verify.render.sheet)
+
+
+def symbol(data: str, error_correction: str = "M") -> Symbol:
+    """The QR matrix of ``data`` (no quiet zone) and its version. Raises ValueError like ``qr_spec``."""
+    return _encode(data, error_correction)
 
 
 def _encode(data: str, error_correction: str) -> _Encoded:

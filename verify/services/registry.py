@@ -27,6 +27,7 @@ from verify.services.imports import BatchImports
 from verify.services.institutions import InstitutionAdmin
 from verify.services.legacy import LegacyImports
 from verify.services.lookup import Lookups
+from verify.services.printing import Printing
 from verify.services.publication import Publication
 from verify.services.review import Review
 from verify.services.status_view import StatusView
@@ -37,7 +38,7 @@ UNAVAILABLE_ERRORS = DATABASE_ERRORS
 
 
 class Registry(BatchImports, Lookups, Decisions, Corrections, Publication, InstitutionAdmin, Accounts, Review, LegacyImports,
-               CandidateBans, BatchVerification):  # fmt: skip
+               CandidateBans, BatchVerification, Printing):  # fmt: skip
     def __init__(
         self,
         pool: Pool,

@@ -1,0 +1,119 @@
+"""The holder's printable certificate: PDF and PNG, through the QR or a lookup answer's link.
+
+Two ways in, both capabilities the holder has: the QR's own URL (``/c/{payload}/certificate.pdf``,
+the signed payload proves the certificate) and the short-lived link of a successful lookup
+(``/api/v1/certificates/{number}/certificate.pdf?e=…&t=…``, the same tokens as the QR image
+links). Only a certificate whose answer is ``valid`` is offered; the ID number is masked as on every
+public answer (D60). A render is 30-250 ms of CPU, so a worker renders at most ``RENDERS`` at once,
+in threads, and keeps the last ``CACHE_ITEMS`` files.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections import OrderedDict
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import Response
+
+from verify.config import Settings
+from verify.domain import codes, errors
+from verify.http import public_schemas as P
+from verify.http import schemas as S
+from verify.http.routes import Endpoint
+from verify.render import certificate
+from verify.services.registry import Registry
+
+RENDERS = 2
+CACHE_ITEMS = 64
+MEDIA = {"pdf": "application/pdf", "png": "image/png"}
+
+
+def link(number: str, expires: int, token: str) -> dict[str, str]:
+    """The lookup answer's links to the certificate files."""
+    base = f"/api/v1/certificates/{number}/certificate"
+    return {fmt: f"{base}.{fmt}?e={expires}&t={token}" for fmt in certificate.FORMATS}
+
+
+class CertificateFiles:
+    def __init__(self, settings: Settings, verification: Any) -> None:
+        self.settings = settings
+        self.verification = verification  # Api.verification: the QR answer of a request's payload
+        self._slots = asyncio.Semaphore(RENDERS)
+        self._cache: OrderedDict[tuple[str, str], bytes] = OrderedDict()
+
+    def endpoints(self) -> list[Endpoint]:
+        fmt = {"fmt": {"enum": list(certificate.FORMATS)}}
+        return [
+            Endpoint("GET", "/c/{payload}/certificate.{fmt:str}", self.by_qr,
+                     ("二维码对应的电子证书（PDF/PNG）", "The certificate of a scanned QR (PDF/PNG)"),
+                     query={"payload": P.PAYLOAD_SEGMENT, **fmt}, responses={200: P.BINARY, 404: S.ERROR},
+                     media="application/pdf, image/png"),
+            Endpoint("GET", "/api/v1/certificates/{number}/certificate.{fmt:str}", self.by_link,
+                     ("持证人的电子证书（查询结果中的链接）", "The holder's certificate (links in a lookup answer)"),
+                     query={**fmt, "e": P.QR_LINK_EXPIRES, "t": P.QR_LINK_TOKEN},
+                     responses={200: P.BINARY, 403: S.ERROR, 404: S.ERROR}, media="application/pdf, image/png"),
+        ]  # fmt: skip
+
+    async def by_qr(self, request: Request) -> Response:
+        fmt = _format(request)
+        answer = self.verification(request)
+        if answer.outcome != "valid" or answer.certificate is None:
+            raise errors.NotFound(
+                "只为查验结果为有效的证书提供电子证书",
+                "a certificate file is offered only for a valid certificate",
+            )
+        return await self._file(request, str(answer.certificate["number"]), fmt)
+
+    async def by_link(self, request: Request) -> Response:
+        fmt = _format(request)
+        number = codes.normalize(request.path_params["number"])
+        try:
+            expires = int(request.query_params.get("e", "0"))
+        except ValueError:
+            expires = 0
+        if not _registry(request).qr_link_valid(
+            number, expires, request.query_params.get("t", ""), time.time()
+        ):
+            raise errors.Forbidden(
+                "电子证书仅通过证书查询结果中的链接提供（链接一小时内有效）",
+                "certificate files are offered only through the links in a lookup answer (valid for one hour)",
+            )
+        return await self._file(request, number, fmt)
+
+    async def _file(self, request: Request, number: str, fmt: str) -> Response:
+        key = (number, fmt)
+        data = self._cache.get(key)
+        if data is None:
+            page = await _registry(request).printed_page(
+                number, public_url=self.settings.public_url, channels=self.settings.channels
+            )
+            async with self._slots:
+                try:
+                    data = await asyncio.to_thread(certificate.render, page, fmt, dpi=certificate.PHONE_DPI)
+                except ValueError as exc:  # a character no font has: never a box, never a 500
+                    raise errors.Unavailable(
+                        f"证书 {number} 暂无法生成", f"certificate {number} cannot be rendered: {exc}"
+                    ) from None
+            self._cache[key] = data
+            while len(self._cache) > CACHE_ITEMS:
+                self._cache.popitem(last=False)
+        filename = f"{number}.{fmt}"
+        return Response(data, media_type=MEDIA[fmt], headers={
+            "Cache-Control": "private, max-age=3600",
+            "Content-Disposition": f'inline; filename="{filename}"',
+        })  # fmt: skip
+
+
+def _format(request: Request) -> str:
+    fmt = str(request.path_params["fmt"])
+    if fmt not in certificate.FORMATS:
+        raise errors.NotFound("只提供 PDF 或 PNG 格式", "only .pdf and .png are offered")
+    return fmt
+
+
+def _registry(request: Request) -> Registry:
+    reg: Registry = request.app.state.registry
+    return reg
