@@ -79,6 +79,7 @@ bench: install-dev
 	$(BIN)/python -m loadtests.bench_revocation
 	$(BIN)/python -m loadtests.bench_verify
 	$(BIN)/python -m loadtests.bench_batch_verify
+	$(BIN)/python -m loadtests.bench_render
 
 # wrk and nginx (the front of the overload drill) from Debian for the HTTP benchmarks and drills,
 # installed on first use, with sudo when not root.

@@ -160,6 +160,16 @@ class FileTooLarge(BadFile):
     default_en = "The file is larger than the size limit"
 
 
+class InvalidPhoto(InvalidInput):
+    """A holder's photo that is refused (``verify.render.photo``): not a JPEG or PNG by its content,
+    over the byte or pixel limits, too small, a possible decompression bomb, damaged or truncated.
+    ``problems[0].code`` names which (``photo_*``)."""
+
+    reason = "invalid_photo"
+    default_zh = "照片无效"
+    default_en = "The photo is not valid"
+
+
 class NotFound(VerifyError):
     reason = "not_found"
     default_zh = "未找到"
