@@ -163,4 +163,5 @@ lighthouse: install-dev browser-deps
 # Phone-width screenshots of the main pages for the README (docs/screenshots/*.png).
 screenshots: install-dev browser-deps
 	$(BIN)/python -m loadtests.screenshots
+	$(BIN)/python -m loadtests.certificate_shots
 	VERIFY_CONSOLE_SHOTS=docs/screenshots $(BIN)/python -m pytest -q tests/browser/test_console.py -k fit_a_phone

@@ -122,3 +122,16 @@ async def test_readme_verify_batch_flow_runs_as_written(flow_server: dict[str, s
     assert counts["valid"] >= 3 and counts["claim_mismatch"] == 1 and counts["not_found_or_mismatch"] == 1
     assert "true" in out and out[-1] == "1", done.stdout  # the receipt checks; one row changed
     assert (tmp_path / "verdicts.xlsx").read_bytes().startswith(b"PK")
+
+
+async def test_readme_certificate_flow_runs_as_written(flow_server: dict[str, str], tmp_path: Path) -> None:
+    done = await asyncio.to_thread(
+        subprocess.run, ["bash", "-euo", "pipefail", "-c", flow_script("certificate-flow")], env=flow_server,
+        cwd=tmp_path, capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert (tmp_path / "certificate.pdf").read_bytes().startswith(b"%PDF-")
+    prints = sorted(p.suffix for p in (tmp_path / "prints").iterdir())
+    assert prints and prints.count(".pdf") == prints.count(".png")
+    assert b"/ByteRange" in (tmp_path / "electronic.pdf").read_bytes()  # signed
+    assert (tmp_path / "copy.png").read_bytes().startswith(b"\x89PNG")

@@ -7,15 +7,18 @@ import os
 import secrets
 import sys
 from collections.abc import Awaitable
+from datetime import UTC, datetime
 from typing import Any
 
 from verify.cli.common import parse_datetime, passphrase, print_json, user, with_registry
 from verify.config import Settings
 from verify.domain import errors
 from verify.domain.accounts import OPERATOR_ROLE
-from verify.services import runtime
+from verify.services import electronic, runtime
 from verify.services.keyring import Keyring
 from verify.services.registry import Registry
+
+DEV_ORGANISATION = "河南省职业技能鉴定指导中心（演示）"
 
 
 def _dev_key(settings: Settings, ring: Keyring) -> Awaitable[str | None]:
@@ -43,8 +46,15 @@ def cmd_keys(settings: Settings, args: argparse.Namespace) -> int:
         ring = runtime.keyring(settings, reg.pool, actor=f"cli:{user()}", role=OPERATOR_ROLE)
         if args.action == "list":
             return [k.to_json() for k in await ring.keys()]
+        if args.action == "document":
+            root = electronic.create(settings, passphrase(settings), args.organisation or DEV_ORGANISATION,
+                                     now=datetime.now(UTC))  # fmt: skip
+            return {"signer": str(electronic.signer_path(settings)), "root": str(root)}
         if args.action == "dev":
             kid = await _dev_key(settings, ring)
+            if not electronic.signer_path(settings).exists():
+                # The electronic certificates' chain, under the same development passphrase.
+                electronic.create(settings, passphrase(settings), DEV_ORGANISATION, now=datetime.now(UTC))
             if kid is None:
                 return None
             where = (
@@ -92,9 +102,15 @@ def cmd_resign(settings: Settings, args: argparse.Namespace) -> int:
 
 def register(sub: Any) -> None:
     s = sub.add_parser(
-        "keys", help="signing keys: list | generate | rotate | retire <kid> | compromise <kid> | dev"
+        "keys",
+        help="signing keys: list | generate | rotate | retire <kid> | compromise <kid> | dev | document",
     )
-    s.add_argument("action", choices=["list", "generate", "rotate", "retire", "compromise", "dev"])
+    s.add_argument(
+        "action", choices=["list", "generate", "rotate", "retire", "compromise", "dev", "document"]
+    )
+    s.add_argument(
+        "--organisation", help="document: the organisation named in the electronic certificates' chain"
+    )
     s.add_argument("kid", nargs="?")
     s.add_argument("--not-before", help="generate: start of the signing window (ISO 8601)")
     s.add_argument("--not-after", help="generate: end of the signing window (ISO 8601)")

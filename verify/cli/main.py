@@ -24,6 +24,7 @@ from verify.cli import (
     institutions,
     keys,
     legacy,
+    photos,
     render,
     server,
     verification,
@@ -58,6 +59,7 @@ COMMAND_GROUPS = (
     bans,
     verification,
     render,
+    photos,
 )
 
 

@@ -10,18 +10,20 @@ makes the public copy (docs/CERTIFICATES.md).
 from __future__ import annotations
 
 import argparse
+import hashlib
 import os
 import sys
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import Any
 
-from verify.cli.common import Progress, user, with_registry
+from verify.cli.common import Progress, passphrase, user, with_registry
 from verify.config import Settings
 from verify.domain import errors
 from verify.domain.accounts import OPERATOR_ROLE
 from verify.domain.printed import Printed
 from verify.render import certificate, fonts
+from verify.services import electronic
 from verify.services.registry import Registry
 
 CHUNK = 200  # pages read from the database at a time: bounded memory for any batch
@@ -47,8 +49,11 @@ def _formats(value: str) -> tuple[str, ...]:
 
 def _pages(settings: Settings, args: argparse.Namespace, numbers: list[str]) -> Any:
     async def read(reg: Registry) -> list[Printed]:
+        # The electronic copy is served to whoever holds the paper's QR: the ID masked, as on
+        # every public path; the print run follows the style (D60). Both carry the photo.
         return await reg.printed_pages(
-            numbers, public_url=settings.public_url, channels=settings.channels, full_id=not args.masked,
+            numbers, public_url=settings.public_url, channels=settings.channels,
+            full_id=not (args.masked or args.electronic), with_photo=not args.masked,
             actor=f"cli:{user()}", role=OPERATOR_ROLE, reason=args.reason,
         )  # fmt: skip
 
@@ -72,6 +77,8 @@ def cmd_render(settings: Settings, args: argparse.Namespace) -> int:
         raise errors.InvalidInput(
             f"证书 {number} 无法生成：{why}", f"certificate {number} cannot be rendered: {why}"
         )
+    if args.electronic:
+        data = _electronic(settings, args, [(pages[0], data)])[0]
     out.write_bytes(data)
     print(f"{out}: {len(data):,} bytes", file=sys.stderr)
     return 0
@@ -87,19 +94,45 @@ def _render_batch(settings: Settings, args: argparse.Namespace, formats: tuple[s
     with ProcessPoolExecutor(max_workers=workers, initializer=fonts.ensure_registered) as pool:
         for start in range(0, len(numbers), CHUNK):
             pages = _pages(settings, args, numbers[start : start + CHUNK])
+            by_number = {p.number: p for p in pages}
             jobs = [(page, fmt, args.dpi) for page in pages for fmt in formats]
+            done: list[tuple[Printed, bytes]] = []
             for number, data, why in pool.map(_render_one, jobs, chunksize=4):
                 if data is None:
                     failed.append((number, why or ""))
+                elif data.startswith(b"%PDF") and args.electronic:
+                    done.append((by_number[number], data))
                 else:
                     fmt = "pdf" if data.startswith(b"%PDF") else "png"
                     (out / f"{number}.{fmt}").write_bytes(data)
                 progress.advance(1)
+            for (page, _), signed in zip(done, _electronic(settings, args, done), strict=True):
+                (out / f"{page.number}.pdf").write_bytes(signed)
     print(f"{out}: {len(numbers) * len(formats) - len(failed):,} files for {len(numbers):,} certificates",
           file=sys.stderr)  # fmt: skip
     for number, why in failed:
         print(f"未生成 not rendered: {number}: {why}", file=sys.stderr)
     return 1 if failed else 0
+
+
+def _electronic(
+    settings: Settings, args: argparse.Namespace, done: list[tuple[Printed, bytes]]
+) -> list[bytes]:
+    """Sign the PDFs (PAdES) with the document signer; with ``--store``, keep them for the web
+    workers to serve on the QR's path."""
+    if not done:
+        return []
+    signer = electronic.load(settings, passphrase(settings))
+    signed = [electronic.sign(pdf, signer, location=settings.public_url) for _, pdf in done]
+    if args.store:
+
+        async def store(reg: Registry) -> None:
+            for (page, _), pdf in zip(done, signed, strict=True):
+                photo = hashlib.sha256(page.photo).hexdigest() if page.photo else None
+                await reg.store_electronic(page.number, pdf, photo)
+
+        with_registry(settings, store)
+    return signed
 
 
 def register(sub: Any) -> None:
@@ -113,7 +146,15 @@ def register(sub: Any) -> None:
     s.add_argument("--format", default="pdf", help="pdf | png | both (--batch)")
     s.add_argument("--out", required=True, help="the file (one certificate) or directory (--batch)")
     s.add_argument("--dpi", type=int, default=certificate.PRINT_DPI, help="PNG resolution (default 300)")
-    s.add_argument("--masked", action="store_true", help="the public copy: ID number masked")
+    s.add_argument("--masked", action="store_true", help="the public copy: ID number masked, no photo")
+    s.add_argument(
+        "--electronic",
+        action="store_true",
+        help="PDF signed (PAdES) with the document-signing key: the holder's electronic certificate",
+    )
+    s.add_argument(
+        "--store", action="store_true", help="--electronic: keep the signed PDFs for the web to serve"
+    )
     s.add_argument("--workers", type=int, default=0, help="processes (default: every core)")
     s.add_argument("--reason", help="why the personal data is read (the audit log's reason)")
     s.add_argument("--progress", action="store_true", help="progress line even when stderr is not a terminal")

@@ -52,3 +52,46 @@ async def batch_numbers(conn: Executor, public_id: str) -> list[str] | None:
         public_id,
     )
     return [r["number"] for r in rows]
+
+
+async def put_photos(conn: Executor, photos: list[tuple[str, bytes, str, int, int]], added_by: str) -> None:
+    """Store (number, jpeg, sha256, width, height) photos, replacing a certificate's earlier one."""
+    await conn.executemany(
+        "INSERT INTO certificate_photos (number, jpeg, sha256, width, height, added_by)"
+        " VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (number) DO UPDATE SET jpeg = EXCLUDED.jpeg,"
+        " sha256 = EXCLUDED.sha256, width = EXCLUDED.width, height = EXCLUDED.height,"
+        " added_by = EXCLUDED.added_by, added_at = now()",
+        [(*p, added_by) for p in photos],
+    )
+
+
+async def photos_of(conn: Executor, numbers: list[str]) -> dict[str, bytes]:
+    rows = await conn.fetch(
+        "SELECT number, jpeg FROM certificate_photos WHERE number = ANY($1::text[])", numbers
+    )
+    return {r["number"]: bytes(r["jpeg"]) for r in rows}
+
+
+async def put_electronic(
+    conn: Executor, number: str, pdf: bytes, sha256: str, photo_sha256: str | None
+) -> None:
+    await conn.execute(
+        "INSERT INTO electronic_certificates (number, pdf, sha256, photo_sha256) VALUES ($1, $2, $3, $4)"
+        " ON CONFLICT (number) DO UPDATE SET pdf = EXCLUDED.pdf, sha256 = EXCLUDED.sha256,"
+        " photo_sha256 = EXCLUDED.photo_sha256, signed_at = now()",
+        number, pdf, sha256, photo_sha256,
+    )  # fmt: skip
+
+
+async def electronic(conn: Executor, number: str) -> bytes | None:
+    value = await conn.fetchval("SELECT pdf FROM electronic_certificates WHERE number = $1", number)
+    return None if value is None else bytes(value)
+
+
+async def id_index_numbers(conn: Executor, batch_public_id: str) -> dict[bytes, str]:
+    """The batch's certificates by the blind index of their holder's ID (photos named by ID)."""
+    rows = await conn.fetch(
+        "SELECT c.id_index, c.number FROM certificates c JOIN batches b ON b.id = c.batch_id WHERE b.public_id = $1",
+        batch_public_id,
+    )
+    return {bytes(r["id_index"]): r["number"] for r in rows}

@@ -85,6 +85,7 @@ class Printed:
     print_serial: str | None
     qr_url: str
     full_id: bool  # the ID printed in full (institution print run) or masked (public copies)
+    photo: bytes | None = None  # the holder's re-encoded JPEG: print run and electronic copy only
 
 
 def level_text(level: int | None) -> str:
@@ -118,6 +119,7 @@ def printed(
     certificate_site: str,
     institution_site: str,
     province_site: str,
+    photo: bytes | None = None,
 ) -> Printed:
     """The texts of ``cert``'s page. ``id_number`` is the canonical ID in full for the institution's
     print run; ``None`` prints it masked (every public copy). Raises nothing."""
@@ -141,7 +143,7 @@ def printed(
             fields=fields, issued_zh=date_zh(cert.issue_date), issued_en=date_en(cert.issue_date),
             issuer=issuer, parent_issuer=parent_issuer,
             sites=(Field(*PROVINCE_SITE_LABEL, province_site),),
-            print_serial=cert.print_serial, qr_url=qr_url, full_id=id_number is not None,
+            print_serial=cert.print_serial, qr_url=qr_url, full_id=id_number is not None, photo=photo,
         )  # fmt: skip
     fields = (
         Field("姓名", "Name", cert.holder_name),
@@ -159,7 +161,7 @@ def printed(
         issuer=issuer, parent_issuer=parent_issuer,
         sites=(Field(*CERTIFICATE_SITE_LABEL, certificate_site),
                Field(*INSTITUTION_SITE_LABEL, institution_site)),
-        print_serial=cert.print_serial, qr_url=qr_url, full_id=id_number is not None,
+        print_serial=cert.print_serial, qr_url=qr_url, full_id=id_number is not None, photo=photo,
     )  # fmt: skip
 
 

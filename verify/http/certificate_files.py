@@ -4,7 +4,8 @@ Two ways in, both capabilities the holder has: the QR's own URL (``/c/{payload}/
 the signed payload proves the certificate) and the short-lived link of a successful lookup
 (``/api/v1/certificates/{number}/certificate.pdf?e=…&t=…``, the same tokens as the QR image
 links). Only a certificate whose answer is ``valid`` is offered; the ID number is masked as on every
-public answer (D60). A render is 30-250 ms of CPU, so a worker renders at most ``RENDERS`` at once,
+public answer (D60). On the QR's path the PDF is the signed electronic certificate when the signer
+has stored one (``verify render --electronic --store``). A render is 30-250 ms of CPU, so a worker renders at most ``RENDERS`` at once,
 in threads, and keeps the last ``CACHE_ITEMS`` files.
 """
 
@@ -65,7 +66,14 @@ class CertificateFiles:
                 "只为查验结果为有效的证书提供电子证书",
                 "a certificate file is offered only for a valid certificate",
             )
-        return await self._file(request, str(answer.certificate["number"]), fmt)
+        number = str(answer.certificate["number"])
+        if fmt == "pdf":
+            # The electronic certificate the signer signed (PAdES) and stored, when there is one:
+            # the web workers never hold the document-signing key.
+            signed = await _registry(request).electronic_certificate(number)
+            if signed is not None:
+                return _answer(signed, number, fmt)
+        return await self._file(request, number, fmt)
 
     async def by_link(self, request: Request) -> Response:
         fmt = _format(request)
@@ -100,11 +108,14 @@ class CertificateFiles:
             self._cache[key] = data
             while len(self._cache) > CACHE_ITEMS:
                 self._cache.popitem(last=False)
-        filename = f"{number}.{fmt}"
-        return Response(data, media_type=MEDIA[fmt], headers={
-            "Cache-Control": "private, max-age=3600",
-            "Content-Disposition": f'inline; filename="{filename}"',
-        })  # fmt: skip
+        return _answer(data, number, fmt)
+
+
+def _answer(data: bytes, number: str, fmt: str) -> Response:
+    return Response(data, media_type=MEDIA[fmt], headers={
+        "Cache-Control": "private, max-age=3600",
+        "Content-Disposition": f'inline; filename="{number}.{fmt}"',
+    })  # fmt: skip
 
 
 def _format(request: Request) -> str:

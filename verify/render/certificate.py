@@ -8,10 +8,10 @@ module a whole number of pixels when ``dpi`` is 300 (or a divisor-friendly phone
 
 from __future__ import annotations
 
+import hashlib
 import io
 import math
 from collections.abc import Iterable
-from datetime import datetime
 
 from PIL import Image, ImageDraw, ImageFont
 from reportlab.lib.utils import ImageReader
@@ -111,7 +111,7 @@ def _pdf_qr(pdf: canvas.Canvas, page: Page, qr: QrBlock) -> None:
     pdf.drawPath(path, stroke=0, fill=1)
 
 
-def render_pdf(page: Page, *, title: str, created: datetime | None = None) -> bytes:
+def render_pdf(page: Page, *, title: str, subject: str = "") -> bytes:
     """The page as a one-page vector PDF (A4 landscape), fonts embedded as subsets. Raises
     ValueError when a text has a character no font has; FileNotFoundError when a font is missing."""
     fonts.ensure_registered()
@@ -122,10 +122,10 @@ def render_pdf(page: Page, *, title: str, created: datetime | None = None) -> by
         out,
         pagesize=(page.width * MM, page.height * MM),
         pageCompression=1,
-        invariant=created is not None,
         initialFontName=fonts.SERIF.key,  # type: ignore[arg-type]  # the stubs say float, it is a name
     )
     pdf.setTitle(title)
+    pdf.setSubject(subject)
     pdf.setAuthor("verify")
     pdf.setCreator("verify (certificate verification service)")
     for item in page.items:
@@ -218,13 +218,16 @@ def render_png(page: Page, *, dpi: int = PRINT_DPI) -> bytes:
 FORMATS = ("pdf", "png")
 
 
-def render(printed: Printed, fmt: str, *, photo: bytes | None = None, dpi: int = PRINT_DPI) -> bytes:
-    """``printed`` laid out and drawn as ``fmt`` ("pdf" or "png" at ``dpi``). Raises ValueError for
-    another format, a character no font has or a QR URL no symbol holds; FileNotFoundError when a
-    font is missing."""
-    page = layout(printed, photo)
+def render(printed: Printed, fmt: str, *, dpi: int = PRINT_DPI) -> bytes:
+    """``printed`` laid out and drawn as ``fmt`` ("pdf" or "png" at ``dpi``). The PDF's subject
+    names the photo's SHA-256, so a signature over the PDF covers which photo it shows. Raises
+    ValueError for another format, a character no font has or a QR URL no symbol holds;
+    FileNotFoundError when a font is missing."""
+    page = layout(printed, printed.photo)
     if fmt == "pdf":
-        return render_pdf(page, title=f"{printed.title_zh} {printed.number}")
+        photo = hashlib.sha256(printed.photo).hexdigest() if printed.photo else "none"
+        subject = f"{printed.number}; photo sha256 {photo}"
+        return render_pdf(page, title=f"{printed.title_zh} {printed.number}", subject=subject)
     if fmt == "png":
         return render_png(page, dpi=dpi)
     raise ValueError(f"format must be one of {', '.join(FORMATS)} (got {fmt!r})")

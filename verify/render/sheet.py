@@ -163,10 +163,10 @@ def _paragraph(
     return items, y
 
 
-def _seal(cx: float, cy: float, name: str) -> list[Item]:
+def _seal(cx: float, cy: float, name: str, width: float = 60) -> list[Item]:
     """The seal area: a dashed ring where the institution stamps, its name under it (the stamp is
     the institution's; the page never imitates one)."""
-    size = fit_size(name, "kai", 10, 60)
+    size = fit_size(name, "kai", 10, width)
     return [
         Circle(cx, cy, 19, 0.6, SEAL),
         Text(cx, cy + 1.5, 9, "kai", SEAL_LABEL[0], "center", GREY),
@@ -224,7 +224,7 @@ def layout(page: Printed, photo: bytes | None = None) -> Page:
     items.append(Text(col, y + 3, 12, "kai", page.issued_zh))
     items.append(Text(col, y + 8, 9, "serif", page.issued_en))
     if page.parent_issuer is not None:
-        items += _seal(252, 170, page.issuer)
+        items += _seal(226, 165, page.issuer, width=46)
     if page.print_serial:
-        items.append(Text(272, 193, 9, "serif", f"No.{page.print_serial}", "right"))
+        items.append(Text(272, 190, 9, "serif", f"No.{page.print_serial}", "right"))
     return Page(PAGE_W, PAGE_H, tuple(items))

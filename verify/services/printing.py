@@ -7,18 +7,26 @@ data and is audited before it is returned (rule 60); public copies print it mask
 
 from __future__ import annotations
 
+import hashlib
+from collections.abc import Callable
+from datetime import date
+
 from verify.crypto.idprotect import IdProtector
 from verify.db import audit, prints
 from verify.db.pool import Pool
 from verify.domain import codes, payload
 from verify.domain.channels import Channels
-from verify.domain.errors import NotFound
+from verify.domain.errors import InvalidInput, InvalidPhoto, NotFound, Problem
+from verify.domain.holder_ids import IdType, validate_id
 from verify.domain.printed import Printed, printed
+from verify.files.photo_archive import read_photo_archive
+from verify.render.photo import validate_photo
 
 
 class Printing:
     pool: Pool
     protector: IdProtector
+    today: Callable[[], date]
 
     async def printed_pages(
         self,
@@ -27,13 +35,15 @@ class Printing:
         public_url: str,
         channels: Channels,
         full_id: bool = False,
+        with_photo: bool = False,
         actor: str | None = None,
         role: str | None = None,
         reason: str | None = None,
     ) -> list[Printed]:
         """The pages of the published certificates among ``numbers`` (in their order; the others are
         left out, so a caller compares lengths). ``full_id`` decrypts the ID for the institution's
-        print run and needs ``actor``: audited first, one entry for the whole run."""
+        print run and needs ``actor``: audited first, one entry for the whole run. ``with_photo``
+        puts the holder's photo on the page (the print run and the signed electronic copy only)."""
         wanted = [codes.normalize(n) for n in numbers]
         if full_id:
             await audit.audit(self.pool, actor or "unknown", "certificates.print", None,
@@ -41,6 +51,7 @@ class Printing:
                               role=role, reason=reason)  # fmt: skip
         async with self.pool.acquire() as conn:
             rows = await prints.print_rows(conn, wanted) if wanted else []
+            photos = await prints.photos_of(conn, wanted) if with_photo and wanted else {}
         pages = []
         for row in rows:
             cert = row.published.certificate
@@ -51,6 +62,7 @@ class Printing:
                 cert, issuer=row.published.issuer.name, parent_issuer=row.parent_name, id_number=id_number,
                 qr_url=payload.qr_url(public_url, row.payload), certificate_site=channels.certificate_site,
                 institution_site=channels.institution_site, province_site=channels.province_site,
+                photo=photos.get(cert.number),
             ))  # fmt: skip
         return pages
 
@@ -70,3 +82,60 @@ class Printing:
                 f"没有已发布的批次 {batch_public_id[:40]}", f"no published batch {batch_public_id[:40]}"
             )
         return numbers
+
+    async def add_photos(
+        self, batch_public_id: str, archive: bytes, filename: str, *, actor: str
+    ) -> dict[str, int]:
+        """Store the holder photos of a ZIP for the batch's certificates, all or none: every entry
+        is named by a certificate number or ID number of the batch and passes ``validate_photo``.
+        Raises BadFile / InvalidPhoto (with every problem, nothing stored), NotFound."""
+        files = read_photo_archive(archive, filename)
+        async with self.pool.acquire() as conn:
+            numbers = set(await prints.batch_numbers(conn, batch_public_id) or ())
+            if not numbers:
+                raise NotFound(
+                    f"没有已发布的批次 {batch_public_id[:40]}", f"no published batch {batch_public_id[:40]}"
+                )
+            by_index = await prints.id_index_numbers(conn, batch_public_id)
+        found: list[tuple[str, bytes, str, int, int]] = []
+        problems: list[Problem] = []
+        for f in files:
+            number = f.key if f.key in numbers else self._number_by_id(f.key, by_index)
+            if number is None:
+                problems.append(Problem("photo_no_certificate", f"{f.name[:80]}：本批次没有此证书编号或证件号码",
+                                        f"{f.name[:80]}: no certificate or ID number of this batch"))  # fmt: skip
+                continue
+            try:
+                photo = validate_photo(f.data, name=f.name)
+            except InvalidPhoto as exc:
+                problems.extend(exc.problems)
+                continue
+            found.append((number, photo.jpeg, photo.sha256, photo.width, photo.height))
+        if problems or not found:
+            raise InvalidPhoto("照片未保存：请改正以下问题后重新上传整个压缩包",
+                               "no photo was stored: correct these and upload the whole archive again",
+                               problems=problems or [Problem("photo_none", "压缩包中没有照片", "no photo in the archive")])  # fmt: skip
+        async with self.pool.acquire() as conn, conn.transaction():
+            await prints.put_photos(conn, found, actor)
+            await audit.audit(conn, actor, "photos.add", batch_public_id, {"photos": len(found)})
+        return {"photos": len(found)}
+
+    def _number_by_id(self, key: str, by_index: dict[bytes, str]) -> str | None:
+        for id_type in IdType:
+            try:
+                canonical = validate_id(key, id_type, today=self.today())
+            except InvalidInput:
+                continue
+            number = by_index.get(self.protector.blind_index(id_type, canonical))
+            if number is not None:
+                return number
+        return None
+
+    async def store_electronic(self, number: str, pdf: bytes, photo_sha256: str | None) -> None:
+        """Keep a signed electronic certificate for the web workers to serve."""
+        async with self.pool.acquire() as conn:
+            await prints.put_electronic(conn, number, pdf, hashlib.sha256(pdf).hexdigest(), photo_sha256)
+
+    async def electronic_certificate(self, number: str) -> bytes | None:
+        async with self.pool.acquire() as conn:
+            return await prints.electronic(conn, number)
