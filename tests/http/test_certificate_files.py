@@ -5,6 +5,7 @@ print run's full ID against the public copy's mask."""
 from __future__ import annotations
 
 import io
+import zipfile
 
 import asyncpg
 import httpx
@@ -15,7 +16,7 @@ from PIL import Image
 
 from tests.conftest import TODAY, InstitutionFactory
 from tests.factories import Row, csv_bytes, holder_id, number_of
-from tests.workflow import publish_batch
+from tests.workflow import account_token, publish_batch
 from verify.config import Settings
 from verify.crypto.idprotect import IdProtector
 from verify.crypto.signing import Signer, verify_signature
@@ -139,3 +140,32 @@ async def test_a_lookup_answer_links_the_certificate_files(
     assert png.status_code == 200 and png.content.startswith(b"\x89PNG")
     tampered = links["pdf"].replace("t=", "t=x")
     assert (await client.get(tampered)).status_code == 403
+
+
+async def test_an_institution_downloads_the_print_run_of_its_own_published_batch(
+    client: httpx.AsyncClient, registry: Registry, make_institution: InstitutionFactory, signer: Signer,
+    pool: asyncpg.Pool,
+) -> None:  # fmt: skip
+    inst, other = await make_institution(), await make_institution()
+    ids = [holder_id(), holder_id()]
+    rows = [Row(inst["code"], serial=i, name="钱𠮷", id_number=ids[i - 1]) for i in (1, 2)]
+    done = await registry.import_batch(inst["code"], csv_bytes(rows), "z.csv", actor="t", max_bytes=MB)
+    await publish_batch(registry, done.batch_id, signer=signer, actor="t")
+    # One certificate no font can print: it is named inside the archive, the other is there.
+    await pool.execute(
+        "UPDATE certificates SET holder_name = '钱\U0010fffd' WHERE number = $1", number_of(rows[1])
+    )
+    own = await account_token(registry, "institution", institution=inst["code"])
+    path = f"/api/v1/batches/{done.batch_id}/certificates.zip"
+    r = await client.get(path, headers={"Authorization": f"Bearer {own}"})
+    assert r.status_code == 200 and r.headers["x-parts"] == "1", r.text
+    with zipfile.ZipFile(io.BytesIO(r.content)) as archive:
+        assert sorted(archive.namelist()) == sorted([f"{number_of(rows[0])}.pdf", "not-rendered.txt"])
+        assert number_of(rows[1]) in archive.read("not-rendered.txt").decode()
+        assert ids[0] in pypdf_text(archive.read(f"{number_of(rows[0])}.pdf"))  # the print run: ID in full
+    assert (await client.get(f"{path}?part=1", headers={"Authorization": f"Bearer {own}"})).status_code == 404
+    stranger = await account_token(registry, "institution", institution=other["code"])
+    assert (await client.get(path, headers={"Authorization": f"Bearer {stranger}"})).status_code == 404
+    reviewer = await account_token(registry, "reviewer", jurisdiction=inst["code"][5:9])
+    assert (await client.get(path, headers={"Authorization": f"Bearer {reviewer}"})).status_code == 403
+    assert (await client.get(path)).status_code == 401

@@ -80,7 +80,7 @@ def test_every_field_is_in_the_pdf_text(case: str) -> None:
         assert parent in text  # the parent's seal on the left, the 站点's on the right
 
 
-def test_the_filling_rules() -> None:
+def test_rule_21_and_22_the_printed_page_fills_job_and_level_as_the_style_asks() -> None:
     skill = {f.label_zh: f.value for f in page_of(replace(BASE, job="")).fields}
     assert skill["工种/职业方向"] == "--"  # rule 21: never left empty
     assert skill["职业技能等级"] == "四级/中级工"  # 中文数字 + 级 / 等级名称

@@ -67,6 +67,7 @@ class Action(StrEnum):
     ACCOUNT_READ = "account.read"
     ACCOUNT_MANAGE = "account.manage"
     BATCH_VERIFY = "verification.batch"  # verify a file of certificates, recheck a receipt
+    BATCH_PRINT = "batch.print"  # the print run of a published batch: PDFs with the ID in full
 
 
 # The one authorisation table: which roles may attempt each action (scope is checked after).
@@ -88,6 +89,8 @@ GRANTS: dict[Action, frozenset[Role]] = {
     Action.ACCOUNT_MANAGE: frozenset({Role.ADMIN, Role.INSTITUTION}),
     # Employers and agencies, and the regulator spot-checking what an institution issued.
     Action.BATCH_VERIFY: frozenset({Role.VERIFIER, Role.REGULATOR}),
+    # The institution prints its own certificates (人社鉴发〔2021〕1号: 证书由评价机构独立印制).
+    Action.BATCH_PRINT: frozenset({Role.INSTITUTION}),
 }
 # Actions an institution account may take only as its institution's manager (rule 64).
 MANAGER_ONLY = frozenset({Action.ACCOUNT_READ, Action.ACCOUNT_MANAGE})

@@ -8,25 +8,32 @@ data and is audited before it is returned (rule 60); public copies print it mask
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from datetime import date
 
 from verify.crypto.idprotect import IdProtector
 from verify.db import audit, prints
+from verify.db.batches import BatchRow
 from verify.db.pool import Pool
 from verify.domain import codes, payload
+from verify.domain.accounts import Action, Principal
 from verify.domain.channels import Channels
-from verify.domain.errors import InvalidInput, InvalidPhoto, NotFound, Problem
+from verify.domain.errors import InvalidInput, InvalidPhoto, InvalidTransition, NotFound, Problem
 from verify.domain.holder_ids import IdType, validate_id
 from verify.domain.printed import Printed, printed
 from verify.files.photo_archive import read_photo_archive
 from verify.render.photo import validate_photo
+
+# Certificates one print-run archive holds: about 15 s of rendering in a web worker's thread; a
+# larger batch is fetched in parts (``part``), or rendered on all cores with ``verify render --batch``.
+PRINT_PART = 500
 
 
 class Printing:
     pool: Pool
     protector: IdProtector
     today: Callable[[], date]
+    _batch_for: Callable[[Principal, str, Action], Awaitable[BatchRow]]  # verify.services.review
 
     async def printed_pages(
         self,
@@ -139,3 +146,31 @@ class Printing:
     async def electronic_certificate(self, number: str) -> bytes | None:
         async with self.pool.acquire() as conn:
             return await prints.electronic(conn, number)
+
+    async def print_run_part(
+        self,
+        principal: Principal,
+        batch_public_id: str,
+        part: int,
+        *,
+        public_url: str,
+        channels: Channels,
+        request_id: str | None = None,
+    ) -> tuple[list[Printed], int]:
+        """The pages (ID in full, photos) of part ``part`` of the institution's own published batch,
+        and the number of parts. Audited. Raises NotFound (not its batch, not published, no such
+        part), RoleNotAllowed, InvalidTransition (not published)."""
+        batch = await self._batch_for(principal, batch_public_id, Action.BATCH_PRINT)
+        if batch.state != "published":
+            raise InvalidTransition(f"批次 {batch.public_id} 尚未发布，不能打印", f"batch {batch.public_id} is not published yet",
+                                    details={"state": batch.state, "action": "print"})  # fmt: skip
+        numbers = await self.batch_certificates(batch_public_id)
+        parts = max(1, -(-len(numbers) // PRINT_PART))
+        if not 0 <= part < parts:
+            raise NotFound(f"没有第 {part} 部分（共 {parts} 部分）", f"no part {part} (there are {parts})")
+        chunk = numbers[part * PRINT_PART : (part + 1) * PRINT_PART]
+        pages = await self.printed_pages(
+            chunk, public_url=public_url, channels=channels, full_id=True, with_photo=True,
+            actor=principal.actor, role=principal.role.value, reason=f"print run {batch_public_id} part {part}",
+        )  # fmt: skip
+        return pages, parts
