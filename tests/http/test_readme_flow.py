@@ -100,23 +100,25 @@ async def flow_server(flow_env: dict[str, str], tmp_path: Path) -> AsyncIterator
         log.close()
 
 
-async def test_readme_review_flow_runs_as_written(flow_server: dict[str, str]) -> None:
+async def run_flow(name: str, env: dict[str, str], cwd: Path) -> subprocess.CompletedProcess[str]:
+    """Run README's ``name`` block with bash -euo pipefail against the flow server; it must pass."""
     done = await asyncio.to_thread(
-        subprocess.run, ["bash", "-euo", "pipefail", "-c", flow_script()], env=flow_server, cwd=ROOT,
+        subprocess.run, ["bash", "-euo", "pipefail", "-c", flow_script(name)], env=env, cwd=cwd,
         capture_output=True, text=True, timeout=300,
     )  # fmt: skip
     assert done.returncode == 0, done.stdout + done.stderr
+    return done
+
+
+async def test_readme_review_flow_runs_as_written(flow_server: dict[str, str]) -> None:
+    done = await run_flow("review-flow", flow_server, ROOT)
     out = done.stdout.splitlines()
     assert "approved" in out and "valid" in out
     assert any(line.startswith("tampering found (exit ") for line in out), done.stdout
 
 
 async def test_readme_verify_batch_flow_runs_as_written(flow_server: dict[str, str], tmp_path: Path) -> None:
-    done = await asyncio.to_thread(
-        subprocess.run, ["bash", "-euo", "pipefail", "-c", flow_script("verify-batch-flow")], env=flow_server,
-        cwd=tmp_path, capture_output=True, text=True, timeout=300,
-    )  # fmt: skip
-    assert done.returncode == 0, done.stdout + done.stderr
+    done = await run_flow("verify-batch-flow", flow_server, tmp_path)
     out = done.stdout.splitlines()
     counts = json.loads(next(line for line in out if line.startswith('{"valid"')))
     assert counts["valid"] >= 3 and counts["claim_mismatch"] == 1 and counts["not_found_or_mismatch"] == 1
@@ -125,11 +127,7 @@ async def test_readme_verify_batch_flow_runs_as_written(flow_server: dict[str, s
 
 
 async def test_readme_certificate_flow_runs_as_written(flow_server: dict[str, str], tmp_path: Path) -> None:
-    done = await asyncio.to_thread(
-        subprocess.run, ["bash", "-euo", "pipefail", "-c", flow_script("certificate-flow")], env=flow_server,
-        cwd=tmp_path, capture_output=True, text=True, timeout=300,
-    )  # fmt: skip
-    assert done.returncode == 0, done.stdout + done.stderr
+    await run_flow("certificate-flow", flow_server, tmp_path)
     assert (tmp_path / "certificate.pdf").read_bytes().startswith(b"%PDF-")
     prints = sorted(p.suffix for p in (tmp_path / "prints").iterdir())
     assert prints and prints.count(".pdf") == prints.count(".png")

@@ -164,6 +164,12 @@ def test_the_qr_measures_30_mm_in_the_pdf_operators() -> None:
     assert page.qr.module >= 0.5 and abs((left - bx) - (bx + bw - right)) < 0.01  # centred
 
 
+def _width_of(region: Image.Image, colour: tuple[int, int, int]) -> int:
+    """Pixels from the leftmost to the rightmost pixel of exactly ``colour`` in ``region``."""
+    xs = [x for x in range(region.width) for y in range(region.height) if region.getpixel((x, y)) == colour]
+    return max(xs) - min(xs) + 1
+
+
 def test_the_qr_measures_30_mm_in_the_png_pixels_and_decodes() -> None:
     page = sheet.layout(page_of(BASE))
     image = Image.open(io.BytesIO(certificate.render_png(page, dpi=300))).convert("RGB")
@@ -171,21 +177,9 @@ def test_the_qr_measures_30_mm_in_the_png_pixels_and_decodes() -> None:
     px_mm = 300 / 25.4
     x0, y0 = round(page.qr.x * px_mm), round(page.qr.y * px_mm)
     region = image.crop((x0 - 10, y0 - 10, x0 + 370, y0 + 370))
-    grey = [
-        (x, y)
-        for x in range(region.width)
-        for y in range(region.height)
-        if region.getpixel((x, y)) == (225, 225, 225)
-    ]
-    box_w = max(x for x, _ in grey) - min(x for x, _ in grey) + 1
+    box_w = _width_of(region, (225, 225, 225))  # the box's hairline
     assert abs(box_w / px_mm - 30) <= 0.3
-    dark = [
-        (x, y)
-        for x in range(region.width)
-        for y in range(region.height)
-        if region.getpixel((x, y)) == (0, 0, 0)
-    ]
-    symbol_w = max(x for x, _ in dark) - min(x for x, _ in dark) + 1
+    symbol_w = _width_of(region, (0, 0, 0))  # the dark modules
     assert symbol_w == len(page.qr.symbol.matrix) * page.qr.dots  # whole dots a module
     assert page.qr.dots / px_mm >= 0.5
     decoded = zxingcpp.read_barcodes(image, formats=QR_ONLY)

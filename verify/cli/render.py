@@ -29,14 +29,14 @@ from verify.services.registry import Registry
 CHUNK = 200  # pages read from the database at a time: bounded memory for any batch
 
 
-def _render_one(job: tuple[Printed, str, int]) -> tuple[str, bytes | None, str | None]:
-    """(number, bytes, None) or (number, None, why): a worker never raises, so one bad certificate
-    cannot stop the batch."""
+def _render_one(job: tuple[Printed, str, int]) -> tuple[Printed, str, bytes | None, str | None]:
+    """(page, format, bytes, None) or (page, format, None, why): a worker never raises, so one bad
+    certificate cannot stop the batch."""
     page, fmt, dpi = job
     try:
-        return page.number, certificate.render(page, fmt, dpi=dpi), None
+        return page, fmt, certificate.render(page, fmt, dpi=dpi), None
     except (ValueError, OSError) as exc:
-        return page.number, None, str(exc)
+        return page, fmt, None, str(exc)
 
 
 def _formats(value: str) -> tuple[str, ...]:
@@ -72,13 +72,13 @@ def cmd_render(settings: Settings, args: argparse.Namespace) -> int:
     pages = _pages(settings, args, [args.number])
     if not pages:
         raise errors.NotFound("该证书未发布或尚未签名", "the certificate is not published or not signed")
-    number, data, why = _render_one((pages[0], formats[0], args.dpi))
+    page, _, data, why = _render_one((pages[0], formats[0], args.dpi))
     if data is None:
         raise errors.InvalidInput(
-            f"证书 {number} 无法生成：{why}", f"certificate {number} cannot be rendered: {why}"
+            f"证书 {page.number} 无法生成：{why}", f"certificate {page.number} cannot be rendered: {why}"
         )
     if args.electronic:
-        data = _electronic(settings, args, [(pages[0], data)])[0]
+        data = _electronic(settings, args, _signer(settings, args), [(page, data)])[0]
     out.write_bytes(data)
     print(f"{out}: {len(data):,} bytes", file=sys.stderr)
     return 0
@@ -91,22 +91,21 @@ def _render_batch(settings: Settings, args: argparse.Namespace, formats: tuple[s
                         unit=("张", "files"))  # fmt: skip
     failed: list[tuple[str, str]] = []
     workers = args.workers or os.cpu_count() or 1
+    signer = _signer(settings, args)
     with ProcessPoolExecutor(max_workers=workers, initializer=fonts.ensure_registered) as pool:
         for start in range(0, len(numbers), CHUNK):
             pages = _pages(settings, args, numbers[start : start + CHUNK])
-            by_number = {p.number: p for p in pages}
             jobs = [(page, fmt, args.dpi) for page in pages for fmt in formats]
             done: list[tuple[Printed, bytes]] = []
-            for number, data, why in pool.map(_render_one, jobs, chunksize=4):
+            for page, fmt, data, why in pool.map(_render_one, jobs, chunksize=4):
                 if data is None:
-                    failed.append((number, why or ""))
-                elif data.startswith(b"%PDF") and args.electronic:
-                    done.append((by_number[number], data))
+                    failed.append((page.number, why or ""))
+                elif fmt == "pdf" and signer is not None:
+                    done.append((page, data))
                 else:
-                    fmt = "pdf" if data.startswith(b"%PDF") else "png"
-                    (out / f"{number}.{fmt}").write_bytes(data)
+                    (out / f"{page.number}.{fmt}").write_bytes(data)
                 progress.advance(1)
-            for (page, _), signed in zip(done, _electronic(settings, args, done), strict=True):
+            for (page, _), signed in zip(done, _electronic(settings, args, signer, done), strict=True):
                 (out / f"{page.number}.pdf").write_bytes(signed)
     print(f"{out}: {len(numbers) * len(formats) - len(failed):,} files for {len(numbers):,} certificates",
           file=sys.stderr)  # fmt: skip
@@ -115,14 +114,19 @@ def _render_batch(settings: Settings, args: argparse.Namespace, formats: tuple[s
     return 1 if failed else 0
 
 
+def _signer(settings: Settings, args: argparse.Namespace) -> electronic.DocumentSigner | None:
+    """With ``--electronic``, the document signer, loaded (and its key decrypted) once a run."""
+    return electronic.load(settings, passphrase(settings)) if args.electronic else None
+
+
 def _electronic(
-    settings: Settings, args: argparse.Namespace, done: list[tuple[Printed, bytes]]
-) -> list[bytes]:
+    settings: Settings, args: argparse.Namespace, signer: electronic.DocumentSigner | None,
+    done: list[tuple[Printed, bytes]],
+) -> list[bytes]:  # fmt: skip
     """Sign the PDFs (PAdES) with the document signer; with ``--store``, keep them for the web
     workers to serve on the QR's path."""
-    if not done:
+    if not done or signer is None:
         return []
-    signer = electronic.load(settings, passphrase(settings))
     signed = [electronic.sign(pdf, signer, location=settings.public_url) for _, pdf in done]
     if args.store:
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from verify.db.certificates import BY_NUMBER, BY_NUMBERS, published_certificates
+from verify.db.certificates import BY_NUMBERS, published_certificates
 from verify.db.pool import Executor
 from verify.domain.certificate import Published
 
@@ -29,8 +29,7 @@ _EXTRA = (
 async def print_rows(conn: Executor, numbers: list[str]) -> list[PrintRow]:
     """The published, signed certificates among ``numbers``, in the order given (two statements
     for any number of certificates)."""
-    read = BY_NUMBER if len(numbers) == 1 else BY_NUMBERS
-    found = await published_certificates(conn, read, numbers[0] if len(numbers) == 1 else numbers)
+    found = await published_certificates(conn, BY_NUMBERS, numbers)
     extra = {r["number"]: r for r in await conn.fetch(_EXTRA, numbers)}
     by_number = {p.certificate.number: p for p in found}
     return [

@@ -26,9 +26,8 @@ from verify.http import public_schemas as P
 from verify.http import schemas as S
 from verify.http.errors import JSON
 from verify.http.parsing import client_address, json_body, text
-from verify.http.routes import Endpoint
+from verify.http.routes import Endpoint, registry
 from verify.render.qr import QrCache
-from verify.services.registry import Registry
 from verify.services.status_view import StatusView
 
 log = logging.getLogger("verify.http")
@@ -51,11 +50,6 @@ async def _receipt_jwks(request: Request) -> list[dict[str, Any]]:
     if keys is None:
         keys = request.app.state.receipt_jwks = (await registry(request).receipt_jwks())["keys"]
     return keys
-
-
-def registry(request: Request) -> Registry:
-    reg: Registry = request.app.state.registry
-    return reg
 
 
 def status_view(request: Request) -> StatusView:
@@ -260,17 +254,7 @@ class Api:
         fmt = request.path_params["fmt"]
         if fmt not in ("png", "svg"):
             raise errors.NotFound("只提供 PNG 或 SVG 格式", "only .png and .svg are offered")
-        try:
-            expires = int(request.query_params.get("e", "0"))
-        except ValueError:
-            expires = 0
-        if not registry(request).qr_link_valid(
-            number, expires, request.query_params.get("t", ""), time.time()
-        ):
-            raise errors.Forbidden(
-                "二维码图片仅通过证书查询结果中的链接提供（链接一小时内有效）",
-                "QR images are offered only through the links in a lookup answer (valid for one hour)",
-            )
+        certificate_files.require_link(request, number, ("二维码图片", "QR images"))
         url = payload.qr_url(self.settings.public_url, await registry(request).qr_payload(number))
         image = await asyncio.to_thread(self.images.png if fmt == "png" else self.images.svg, url)
         media = "image/png" if fmt == "png" else "image/svg+xml"

@@ -18,15 +18,10 @@ from starlette.responses import Response
 
 from verify.domain import errors
 from verify.domain.accounts import Principal
-from verify.services.registry import Registry
+from verify.http.routes import registry
 
 SESSION_COOKIE = "verify_session"
 LOGIN_CSRF_COOKIE = "verify_login_csrf"
-
-
-def _registry(request: Request) -> Registry:
-    reg: Registry = request.app.state.registry
-    return reg
 
 
 async def bearer_principal(request: Request) -> Principal:
@@ -36,7 +31,7 @@ async def bearer_principal(request: Request) -> Principal:
         raise errors.Unauthorized(
             "需要凭证：Authorization: Bearer <token>", "credentials required: Authorization: Bearer <token>"
         )
-    return await _registry(request).principal_for_token(token.strip()[:200])
+    return await registry(request).principal_for_token(token.strip()[:200])
 
 
 def console_authenticator(max_form_bytes: int) -> Callable[[Request], Awaitable[Principal]]:
@@ -47,7 +42,7 @@ def console_authenticator(max_form_bytes: int) -> Callable[[Request], Awaitable[
         session = request.cookies.get(SESSION_COOKIE, "")
         if not session:
             raise errors.Unauthorized("请先登录", "please sign in")
-        principal, csrf = await _registry(request).principal_for_session(session[:100])
+        principal, csrf = await registry(request).principal_for_session(session[:100])
         request.state.csrf = csrf
         if request.method == "POST":
             try:

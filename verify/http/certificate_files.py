@@ -27,13 +27,27 @@ from verify.domain.accounts import Action
 from verify.domain.printed import Printed
 from verify.http import public_schemas as P
 from verify.http import schemas as S
-from verify.http.routes import Endpoint, principal_of, request_id
+from verify.http.routes import Endpoint, principal_of, registry, request_id
 from verify.render import certificate
-from verify.services.registry import Registry
 
 RENDERS = 2
 CACHE_ITEMS = 64
 MEDIA = {"pdf": "application/pdf", "png": "image/png"}
+
+
+def require_link(request: Request, number: str, what: tuple[str, str]) -> None:
+    """Let through only a request carrying an unexpired link of a lookup answer for ``number``
+    (``e`` and ``t``, ``Lookups.qr_link_token``): the holder's files are capabilities. Raises
+    Forbidden naming ``what`` (zh, en)."""
+    try:
+        expires = int(request.query_params.get("e", "0"))
+    except ValueError:
+        expires = 0
+    if not registry(request).qr_link_valid(number, expires, request.query_params.get("t", ""), time.time()):
+        raise errors.Forbidden(
+            f"{what[0]}仅通过证书查询结果中的链接提供（链接一小时内有效）",
+            f"{what[1]} are offered only through the links in a lookup answer (valid for one hour)",
+        )
 
 
 def link(number: str, expires: int, token: str) -> dict[str, str]:
@@ -75,7 +89,7 @@ class CertificateFiles:
             part = int(request.query_params.get("part", "0"))
         except ValueError:
             raise errors.InvalidInput("part 须为整数", "part must be an integer") from None
-        pages, parts = await _registry(request).print_run_part(
+        pages, parts = await registry(request).print_run_part(
             principal_of(request), request.path_params["batch_id"], part, public_url=self.settings.public_url,
             channels=self.settings.channels, request_id=request_id(request),
         )  # fmt: skip
@@ -99,7 +113,7 @@ class CertificateFiles:
         if fmt == "pdf":
             # The electronic certificate the signer signed (PAdES) and stored, when there is one:
             # the web workers never hold the document-signing key.
-            signed = await _registry(request).electronic_certificate(number)
+            signed = await registry(request).electronic_certificate(number)
             if signed is not None:
                 return _answer(signed, number, fmt)
         return await self._file(request, number, fmt)
@@ -107,24 +121,14 @@ class CertificateFiles:
     async def by_link(self, request: Request) -> Response:
         fmt = _format(request)
         number = codes.normalize(request.path_params["number"])
-        try:
-            expires = int(request.query_params.get("e", "0"))
-        except ValueError:
-            expires = 0
-        if not _registry(request).qr_link_valid(
-            number, expires, request.query_params.get("t", ""), time.time()
-        ):
-            raise errors.Forbidden(
-                "电子证书仅通过证书查询结果中的链接提供（链接一小时内有效）",
-                "certificate files are offered only through the links in a lookup answer (valid for one hour)",
-            )
+        require_link(request, number, ("电子证书", "certificate files"))
         return await self._file(request, number, fmt)
 
     async def _file(self, request: Request, number: str, fmt: str) -> Response:
         key = (number, fmt)
         data = self._cache.get(key)
         if data is None:
-            page = await _registry(request).printed_page(
+            page = await registry(request).printed_page(
                 number, public_url=self.settings.public_url, channels=self.settings.channels
             )
             async with self._slots:
@@ -166,8 +170,3 @@ def _format(request: Request) -> str:
     if fmt not in certificate.FORMATS:
         raise errors.NotFound("只提供 PDF 或 PNG 格式", "only .pdf and .png are offered")
     return fmt
-
-
-def _registry(request: Request) -> Registry:
-    reg: Registry = request.app.state.registry
-    return reg

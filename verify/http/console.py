@@ -29,8 +29,8 @@ from verify.http import auth, i18n
 from verify.http.errors import http_status
 from verify.http.pages import Pages
 from verify.http.parsing import client_address, effective_date, text
-from verify.http.review_api import PLAN_FIELDS, event_from, registry, submit_upload
-from verify.http.routes import Endpoint, principal_of, request_id
+from verify.http.review_api import PLAN_FIELDS, event_from, submit_upload
+from verify.http.routes import Endpoint, principal_of, registry, request_id
 from verify.services.registry import Registry
 
 PREFIX = "/console"

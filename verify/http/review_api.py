@@ -29,16 +29,10 @@ from verify.http import public_schemas as P
 from verify.http import schemas as S
 from verify.http.errors import JSON
 from verify.http.parsing import effective_date, json_body, text
-from verify.http.routes import Endpoint, principal_of, request_id
-from verify.services.registry import Registry
+from verify.http.routes import Endpoint, principal_of, registry, request_id
 
 PLAN_FIELDS = ("plan_ref", "plan_filed_on", "assessed_on", "supervision_report_on")
 MAX_LOGIN = 64  # verify.domain.accounts.LOGIN_PATTERN
-
-
-def registry(request: Request) -> Registry:
-    reg: Registry = request.app.state.registry
-    return reg
 
 
 async def read_upload(

@@ -21,11 +21,18 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from verify.domain.accounts import Action, Principal, authorize
+from verify.services.registry import Registry
 
 View = Callable[[Request], Awaitable[Response]]
 Authenticate = Callable[[Request], Awaitable[Principal]]
 
 JSONSchema = dict[str, Any]
+
+
+def registry(request: Request) -> Registry:
+    """The worker's registry (set by the app's lifespan; tests set it directly)."""
+    reg: Registry = request.app.state.registry
+    return reg
 
 
 @dataclass(frozen=True)

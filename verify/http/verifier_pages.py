@@ -33,8 +33,8 @@ from verify.domain.verdicts import FORGED_REASONS
 from verify.http import i18n
 from verify.http.console import PREFIX, Console
 from verify.http.errors import JSON, http_status, retry_headers
-from verify.http.routes import Endpoint
-from verify.http.verify_batch_api import FORMATS, VerifyBatchApi, registry, respond
+from verify.http.routes import Endpoint, registry
+from verify.http.verify_batch_api import FORMATS, VerifyBatchApi, respond
 from verify.render.qr import QrCache
 from verify.services.batch_verification import BatchAnswer
 

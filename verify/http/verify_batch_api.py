@@ -17,9 +17,8 @@ from verify.config import Settings
 from verify.domain import errors
 from verify.domain.accounts import Action
 from verify.http.errors import JSON
-from verify.http.routes import Endpoint, principal_of, request_id
+from verify.http.routes import Endpoint, principal_of, registry, request_id
 from verify.services.batch_verification import BatchAnswer, spreadsheet
-from verify.services.registry import Registry
 
 FORMATS = {
     "json": "application/json",
@@ -69,11 +68,6 @@ _RECHECK: dict[str, Any] = {
         "rows": {"type": "array", "items": {"type": "object"}},
     },
 }
-
-
-def registry(request: Request) -> Registry:
-    reg: Registry = request.app.state.registry
-    return reg
 
 
 class VerifyBatchApi:

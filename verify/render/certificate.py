@@ -11,7 +11,6 @@ from __future__ import annotations
 import hashlib
 import io
 import math
-from collections.abc import Iterable
 
 from PIL import Image, ImageDraw, ImageFont
 from reportlab.lib.utils import ImageReader
@@ -20,25 +19,12 @@ from reportlab.pdfgen import canvas
 
 from verify.domain.printed import Printed
 from verify.render import fonts
+from verify.render.qr import dark_runs
 from verify.render.sheet import PT, Circle, Item, Page, PhotoBlock, QrBlock, Rect, Text, layout
 
 MM: float = 72 / 25.4  # points in a mm
 PRINT_DPI = 300
 PHONE_DPI = 150  # 1754 × 1240 px: a phone screen's width, QR modules 3 px at version 10
-
-
-def _runs_of(matrix: tuple[tuple[bool, ...], ...]) -> Iterable[tuple[int, int, int]]:
-    """(row, first column, length) of every horizontal run of dark modules."""
-    for y, row in enumerate(matrix):
-        x, n = 0, len(row)
-        while x < n:
-            if not row[x]:
-                x += 1
-                continue
-            start = x
-            while x < n and row[x]:
-                x += 1
-            yield y, start, x - start
 
 
 def _rgb(c: tuple[int, int, int]) -> tuple[float, float, float]:
@@ -106,7 +92,7 @@ def _pdf_qr(pdf: canvas.Canvas, page: Page, qr: QrBlock) -> None:
     x0 = (qr.x + qr.offset) * MM
     y0 = top - qr.offset * MM
     path = pdf.beginPath()
-    for row, col, run in _runs_of(qr.symbol.matrix):
+    for row, col, run in dark_runs(qr.symbol.matrix):
         path.rect(x0 + col * m, y0 - (row + 1) * m, run * m, m)
     pdf.drawPath(path, stroke=0, fill=1)
 
@@ -198,7 +184,7 @@ class _Png:
         # Whole pixels, rounded down so the symbol stays inside its box: 6 at 300 dpi for version 10.
         module = max(1, math.floor(qr.module * self.scale + 1e-9))
         offset = (side - n * module) // 2
-        for row, col, run in _runs_of(qr.symbol.matrix):
+        for row, col, run in dark_runs(qr.symbol.matrix):
             left = x0 + offset + col * module
             top = y0 + offset + row * module
             self.draw.rectangle((left, top, left + run * module - 1, top + module - 1), fill=(0, 0, 0))

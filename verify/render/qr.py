@@ -25,6 +25,7 @@ import io
 import math
 import threading
 from collections import OrderedDict
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 import qrcode
@@ -33,7 +34,7 @@ import qrcode.exceptions
 import qrcode.util
 from PIL import Image
 
-__all__ = ["QrCache", "QrSpec", "Symbol", "qr_spec", "render_png", "render_svg", "symbol"]
+__all__ = ["QrCache", "QrSpec", "Symbol", "dark_runs", "qr_spec", "render_png", "render_svg", "symbol"]
 
 QUIET_ZONE_MODULES = 4  # ISO/IEC 18004 minimum; scanners look for it to find the finder patterns
 SVG_DPI = 300  # SVG has no printer dots; it uses the module size a 300 dpi print would get
@@ -202,16 +203,11 @@ def _fmt(value: float) -> str:
     return f"{value:.4f}".rstrip("0").rstrip(".")
 
 
-def _svg_path(matrix: tuple[tuple[bool, ...], ...], qz: int) -> str:
-    # Each horizontal run of dark modules is one stroke of width 1 along the middle of its row:
-    # "h<n>" paints exactly n modules with the default butt caps. Moves are relative to where the
-    # last run ended, which keeps a V10 path around 4-5 KB (one filled rect per run would be ~3x).
-    parts: list[str] = []
-    cur_x, cur_y = 0, 0
-    first = True
+def dark_runs(matrix: tuple[tuple[bool, ...], ...]) -> Iterator[tuple[int, int, int]]:
+    """(row, first column, length) of every horizontal run of dark modules, row by row: what the
+    SVG path and the certificate's PDF and PNG draw, one stroke or rectangle a run."""
     for y, row in enumerate(matrix):
-        x = 0
-        n = len(row)
+        x, n = 0, len(row)
         while x < n:
             if not row[x]:
                 x += 1
@@ -219,13 +215,24 @@ def _svg_path(matrix: tuple[tuple[bool, ...], ...], qz: int) -> str:
             start = x
             while x < n and row[x]:
                 x += 1
-            if first:  # absolute, on the row's centre line; later moves are whole-module steps
-                parts.append(f"M{start + qz} {_fmt(y + qz + 0.5)}")
-                first = False
-            else:
-                parts.append(f"m{start + qz - cur_x} {y + qz - cur_y}")
-            parts.append(f"h{x - start}")
-            cur_x, cur_y = x + qz, y + qz
+            yield y, start, x - start
+
+
+def _svg_path(matrix: tuple[tuple[bool, ...], ...], qz: int) -> str:
+    # Each horizontal run of dark modules is one stroke of width 1 along the middle of its row:
+    # "h<n>" paints exactly n modules with the default butt caps. Moves are relative to where the
+    # last run ended, which keeps a V10 path around 4-5 KB (one filled rect per run would be ~3x).
+    parts: list[str] = []
+    cur_x, cur_y = 0, 0
+    first = True
+    for y, start, length in dark_runs(matrix):
+        if first:  # absolute, on the row's centre line; later moves are whole-module steps
+            parts.append(f"M{start + qz} {_fmt(y + qz + 0.5)}")
+            first = False
+        else:
+            parts.append(f"m{start + qz - cur_x} {y + qz - cur_y}")
+        parts.append(f"h{length}")
+        cur_x, cur_y = start + length + qz, y + qz
     return "".join(parts)
 
 

@@ -12,6 +12,8 @@ from verify.crypto import pdf_signature
 from verify.crypto.pdf_signature import DocumentSigner, SignatureCheck
 from verify.domain.errors import ConfigError
 
+__all__ = ["DocumentSigner", "check", "create", "load", "root_path", "sign", "signer_path"]
+
 SIGNER_FILE = "document-signer.pem"
 ROOT_FILE = "document-root.pem"
 REASON = "电子证书 / electronic certificate"
