@@ -136,7 +136,7 @@ def test_fonts_are_embedded_as_subsets() -> None:
 
 
 @pytest.mark.parametrize("version", range(1, 11))
-def test_the_qr_box_is_30_mm_with_modules_of_at_least_half_a_mm(version: int) -> None:
+def test_rule_65_the_qr_box_is_30_mm_with_modules_of_at_least_half_a_mm(version: int) -> None:
     modules = 17 + 4 * version
     dots, module = sheet.qr_geometry(modules)
     assert module >= 0.5  # every symbol the budget (version 10-M, rule 65) allows
@@ -144,7 +144,7 @@ def test_the_qr_box_is_30_mm_with_modules_of_at_least_half_a_mm(version: int) ->
     assert dots * 25.4 / 300 == pytest.approx(module)
 
 
-def test_the_qr_measures_30_mm_in_the_pdf_operators() -> None:
+def test_rule_65_the_qr_measures_30_mm_in_the_pdf_operators() -> None:
     page = sheet.layout(page_of(BASE))
     data = certificate.render_pdf(page, title="t")
     contents = pypdf.PdfReader(io.BytesIO(data)).pages[0].get_contents()
@@ -170,7 +170,7 @@ def _width_of(region: Image.Image, colour: tuple[int, int, int]) -> int:
     return max(xs) - min(xs) + 1
 
 
-def test_the_qr_measures_30_mm_in_the_png_pixels_and_decodes() -> None:
+def test_rule_65_the_qr_measures_30_mm_in_the_png_pixels_and_decodes() -> None:
     page = sheet.layout(page_of(BASE))
     image = Image.open(io.BytesIO(certificate.render_png(page, dpi=300))).convert("RGB")
     assert image.size == (3508, 2480) and image.info["dpi"] == pytest.approx((300, 300), abs=0.01)
