@@ -4,6 +4,7 @@ event loop ~0.1 s every 30 s; docs/BENCHMARKS.md, scale), and never misses one."
 
 from __future__ import annotations
 
+import asyncio
 import secrets
 
 import asyncpg
@@ -66,3 +67,45 @@ async def test_a_full_reload_reads_every_exception_whatever_the_chunk_size(
     assert all(exceptions[n].status == "revoked" for n in numbers[:5])
     async with pool.acquire() as conn:
         assert events == await status.certificate_events_count(conn)
+
+
+async def test_reloads_are_serialised_so_the_view_never_goes_back_in_time(
+    pool: asyncpg.Pool, protector: IdProtector, registry: Registry, test_dsn: str
+) -> None:
+    """A background reload that read the registry before a revocation must not finish after a later
+    reload and put the older snapshot back (the full suite once saw a revoked QR answer 'valid' that
+    way). The first reload is held inside the database by a lock; the second must wait for it
+    outside the database, not run beside it."""
+    tag = f"viewserial{secrets.token_hex(3)}"
+    await seed.seed(pool, protector, institutions=1, certificates=2, today=TODAY, rng_seed=13, tag=tag)
+    number = (await certificates.certificates_submitted_by(pool, tag))[0]["number"]
+    view = StatusView(test_dsn, pool)
+    await view.refresh()
+    locker = await asyncpg.connect(test_dsn)
+    probe = await asyncpg.connect(test_dsn)  # outside the locker's transaction, whose stats view is frozen
+    waiting = (
+        "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()"
+        " AND wait_event_type = 'Lock' AND query ILIKE '%signing_keys%' AND pid <> pg_backend_pid()"
+    )
+    try:
+        tx = locker.transaction()
+        await tx.start()
+        await locker.execute("LOCK TABLE signing_keys IN ACCESS EXCLUSIVE MODE")
+        first = asyncio.create_task(view.refresh(only_changed=True))
+        async with asyncio.timeout(10):
+            while await probe.fetchval(waiting) < 1:  # noqa: ASYNC110 - polls the server; no event signals
+                await asyncio.sleep(0.01)
+        await registry.certificate_event(
+            CertificateEvent(number, "revoked", TODAY, "data_error", "test", "test body"), actor="test"
+        )
+        second = asyncio.create_task(view.refresh())
+        await asyncio.sleep(0.3)
+        assert await probe.fetchval(waiting) == 1  # the second reload has not reached the database
+        await tx.rollback()
+        async with asyncio.timeout(10):
+            await asyncio.gather(first, second)
+    finally:
+        await locker.close()
+        await probe.close()
+    snapshot = view.snapshot
+    assert snapshot is not None and snapshot.certificates[number].status == "revoked"

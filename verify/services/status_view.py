@@ -58,6 +58,9 @@ class StatusView:
         self._listener: Listener | None = None
         self._wakeup = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
+        # One reload at a time: a background reload that read the database before a change and
+        # finished after an explicit refresh would otherwise put the older snapshot back.
+        self._reloading = asyncio.Lock()
 
     @property
     def snapshot(self) -> Snapshot | None:
@@ -84,7 +87,14 @@ class StatusView:
 
     async def refresh(self, *, only_changed: bool = False) -> None:
         """Reload the snapshot; with ``only_changed`` the certificates are kept from the last one
-        unless the certificate events changed since (or ``full_interval`` has passed)."""
+        unless the certificate events changed since (or ``full_interval`` has passed).
+
+        Reloads are serialised, so each one reads the database after the one before it finished
+        and the view never goes back in time. Raises the pool's database errors."""
+        async with self._reloading:
+            await self._reload(only_changed=only_changed)
+
+    async def _reload(self, *, only_changed: bool) -> None:
         as_of = datetime.now(UTC)
         previous = self._snapshot
         if (
