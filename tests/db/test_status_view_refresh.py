@@ -12,6 +12,7 @@ import asyncpg
 from tests.conftest import TODAY
 from verify.crypto.idprotect import IdProtector
 from verify.db import certificates, status
+from verify.db import pool as db_pool
 from verify.domain.events import CertificateEvent
 from verify.services import seed
 from verify.services.registry import Registry
@@ -79,13 +80,15 @@ async def test_reloads_are_serialised_so_the_view_never_goes_back_in_time(
     tag = f"viewserial{secrets.token_hex(3)}"
     await seed.seed(pool, protector, institutions=1, certificates=2, today=TODAY, rng_seed=13, tag=tag)
     number = (await certificates.certificates_submitted_by(pool, tag))[0]["number"]
-    view = StatusView(test_dsn, pool)
+    # A pool of the view's own, named, so other workers' reloads in the suite are not counted.
+    own = await db_pool.create_pool(test_dsn, max_size=3, application_name="viewserial")
+    view = StatusView(test_dsn, own)
     await view.refresh()
     locker = await asyncpg.connect(test_dsn)
     probe = await asyncpg.connect(test_dsn)  # outside the locker's transaction, whose stats view is frozen
     waiting = (
-        "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()"
-        " AND wait_event_type = 'Lock' AND query ILIKE '%signing_keys%' AND pid <> pg_backend_pid()"
+        "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'viewserial'"
+        " AND wait_event_type = 'Lock'"
     )
     try:
         tx = locker.transaction()
@@ -107,5 +110,6 @@ async def test_reloads_are_serialised_so_the_view_never_goes_back_in_time(
     finally:
         await locker.close()
         await probe.close()
+        await own.close()
     snapshot = view.snapshot
     assert snapshot is not None and snapshot.certificates[number].status == "revoked"
