@@ -9,6 +9,7 @@ import hashlib
 import io
 import json
 import os
+import shutil
 import zipfile
 from pathlib import Path
 
@@ -21,12 +22,13 @@ from PIL import Image
 from tests.cli.test_cli import cli_env  # noqa: F401 - the fixture
 from tests.conftest import InstitutionFactory
 from tests.factories import Row, csv_bytes, holder_id, number_of
-from tests.workflow import publish_batch
+from tests.workflow import approve, publish_batch
 from verify import cli
 from verify.config import Settings
 from verify.crypto.signing import Signer
 from verify.domain import payload
 from verify.services import electronic
+from verify.services.keyring import Keyring
 from verify.services.registry import Registry
 from verify.services.status_view import StatusView
 
@@ -58,7 +60,11 @@ async def test_photos_and_the_signed_electronic_certificate(
     status_view: StatusView,
     tmp_path: Path,
     capsys: pytest.CaptureFixture[str],
+    keyring: Keyring,
 ) -> None:
+    # The signer's machine holds both keys; a copy of the suite's keys keeps the document key out of
+    # the directory other tests share.
+    shutil.copytree(keyring.private_dir, tmp_path / "document-keys")
     monkeypatch.setenv("VERIFY_SIGNING_KEYS_DIR", str(tmp_path / "document-keys"))
     inst = await make_institution()
     ids = [holder_id(), holder_id()]
@@ -130,3 +136,17 @@ async def test_photos_and_the_signed_electronic_certificate(
     assert r.status_code == 200 and r.content == signed
     # A second chain is refused, not overwritten.
     assert await asyncio.to_thread(cli.main, ["keys", "document"]) != 0
+
+    # With the document key on its machine, `verify signer run --once` publishes and makes the
+    # signed copies of what it published, served on each QR's path.
+    third = Row(inst["code"], serial=3, name="郑喆", id_number=holder_id())
+    later = await registry.import_batch(inst["code"], csv_bytes([third]), "f.csv", actor="t", max_bytes=MB)
+    await approve(registry, later.batch_id)
+    assert await asyncio.to_thread(cli.main, ["signer", "run", "--once"]) == 0
+    done = json.loads(capsys.readouterr().out)
+    assert later.batch_id in {d.get("batch_id") for d in done}
+    assert any(d.get("electronic_certificates", 0) >= 1 for d in done)
+    await status_view.refresh()
+    r = await client.get(f"/c/{payload.to_text(await registry.qr_payload(number_of(third)))}/certificate.pdf")
+    check = await asyncio.to_thread(electronic.check, r.content, settings)
+    assert r.status_code == 200 and check.ok and check.trusted, check

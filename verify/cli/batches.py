@@ -10,7 +10,7 @@ from typing import Any
 from verify.cli.common import passphrase, print_json, read_file, user, with_registry
 from verify.config import Settings
 from verify.domain.batch.columns import template_csv
-from verify.services import runtime, signer
+from verify.services import electronic, runtime, signer
 from verify.services.registry import Registry
 
 
@@ -29,8 +29,13 @@ def cmd_import(settings: Settings, args: argparse.Namespace) -> int:
 
 def cmd_publish(settings: Settings, args: argparse.Namespace) -> int:
     async def run(reg: Registry) -> dict[str, Any]:
-        signer = await runtime.keyring(settings, reg.pool).signer(passphrase(settings))
-        return await reg.publish(args.batch, actor=f"cli:{user()}", signer=signer)
+        signer_key = await runtime.keyring(settings, reg.pool).signer(passphrase(settings))
+        result = await reg.publish(args.batch, actor=f"cli:{user()}", signer=signer_key)
+        documents = electronic.Documents.of(settings, passphrase(settings))
+        if documents is not None:
+            await reg.queue_electronic_batch(args.batch)
+            result["electronic_certificates"] = await signer.make_electronic(reg, documents)
+        return result
 
     print_json(with_registry(settings, run))
     return 0
@@ -40,15 +45,16 @@ def cmd_signer(settings: Settings, args: argparse.Namespace) -> int:
     async def run(reg: Registry) -> list[dict[str, Any]]:
         signer_key = await runtime.keyring(settings, reg.pool).signer(passphrase(settings))
         actor = f"signer:{user()}"
+        documents = electronic.Documents.of(settings, passphrase(settings))
         if args.once:
-            return await signer.drain(reg, actor=actor, signer=signer_key)
+            return await signer.drain(reg, actor=actor, signer=signer_key, documents=documents)
         print(
             f"signer {signer_key.kid} waiting for approved batches (Ctrl-C to stop)",
             file=sys.stderr,
             flush=True,
         )
         await signer.run(reg, actor=actor, signer=signer_key, poll_seconds=args.poll,
-                         on_publish=lambda r: print_json(r))  # fmt: skip
+                         on_publish=lambda r: print_json(r), documents=documents)  # fmt: skip
         return []
 
     result = with_registry(settings, run)

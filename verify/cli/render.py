@@ -10,7 +10,6 @@ makes the public copy (docs/CERTIFICATES.md).
 from __future__ import annotations
 
 import argparse
-import hashlib
 import os
 import sys
 from concurrent.futures import ProcessPoolExecutor
@@ -132,8 +131,7 @@ def _electronic(
 
         async def store(reg: Registry) -> None:
             for (page, _), pdf in zip(done, signed, strict=True):
-                photo = hashlib.sha256(page.photo).hexdigest() if page.photo else None
-                await reg.store_electronic(page.number, pdf, photo)
+                await reg.store_electronic(page, pdf)
 
         with_registry(settings, store)
     return signed

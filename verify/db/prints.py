@@ -72,19 +72,58 @@ async def photos_of(conn: Executor, numbers: list[str]) -> dict[str, bytes]:
 
 
 async def put_electronic(
-    conn: Executor, number: str, pdf: bytes, sha256: str, photo_sha256: str | None
+    conn: Executor, number: str, pdf: bytes, photo_sha256: str | None, payload_sha256: str
 ) -> None:
+    """Keep the signed PDF of ``number``, made for the QR payload whose SHA-256 is ``payload_sha256``."""
     await conn.execute(
-        "INSERT INTO electronic_certificates (number, pdf, sha256, photo_sha256) VALUES ($1, $2, $3, $4)"
-        " ON CONFLICT (number) DO UPDATE SET pdf = EXCLUDED.pdf, sha256 = EXCLUDED.sha256,"
-        " photo_sha256 = EXCLUDED.photo_sha256, signed_at = now()",
-        number, pdf, sha256, photo_sha256,
+        "INSERT INTO electronic_certificates (number, pdf, sha256, photo_sha256, payload_sha256)"
+        " VALUES ($1, $2, encode(sha256($2), 'hex'), $3, $4) ON CONFLICT (number) DO UPDATE SET"
+        " pdf = EXCLUDED.pdf, sha256 = EXCLUDED.sha256, photo_sha256 = EXCLUDED.photo_sha256,"
+        " payload_sha256 = EXCLUDED.payload_sha256, signed_at = now()",
+        number, pdf, photo_sha256, payload_sha256,
     )  # fmt: skip
 
 
-async def electronic(conn: Executor, number: str) -> bytes | None:
-    value = await conn.fetchval("SELECT pdf FROM electronic_certificates WHERE number = $1", number)
+async def electronic(conn: Executor, number: str, payload_sha256: str) -> bytes | None:
+    """The signed PDF of ``number`` if it was made for that payload (an older version's is not)."""
+    value = await conn.fetchval(
+        "SELECT pdf FROM electronic_certificates WHERE number = $1 AND payload_sha256 = $2",
+        number, payload_sha256,
+    )  # fmt: skip
     return None if value is None else bytes(value)
+
+
+_REQUEUE = " ON CONFLICT (number) DO UPDATE SET queued_at = now(), taken_at = NULL"
+
+
+async def queue_electronic(conn: Executor, numbers: list[str]) -> None:
+    await conn.execute("INSERT INTO electronic_queue (number) SELECT unnest($1::text[])" + _REQUEUE, numbers)
+
+
+async def queue_electronic_batch(conn: Executor, batch_public_id: str) -> int:
+    """Queue every certificate of the batch; returns how many were queued."""
+    status = await conn.execute(
+        "INSERT INTO electronic_queue (number) SELECT c.number FROM certificates c"
+        " JOIN batches b ON b.id = c.batch_id WHERE b.public_id = $1" + _REQUEUE,
+        batch_public_id,
+    )
+    return int(status.rsplit(" ", 1)[-1])
+
+
+async def take_electronic(conn: Executor, limit: int) -> list[str]:
+    """Up to ``limit`` waiting numbers, oldest first, marked taken and locked until the caller's
+    transaction ends (another signer skips them; a rollback leaves them waiting); ``conn`` must be
+    in a transaction."""
+    rows = await conn.fetch(
+        "UPDATE electronic_queue SET taken_at = now() WHERE number IN (SELECT number FROM electronic_queue"
+        " WHERE taken_at IS NULL ORDER BY queued_at, number LIMIT $1 FOR UPDATE SKIP LOCKED) RETURNING number",
+        limit,
+    )
+    return sorted(r["number"] for r in rows)
+
+
+async def electronic_queued(conn: Executor) -> int:
+    return int(await conn.fetchval("SELECT count(*) FROM electronic_queue WHERE taken_at IS NULL"))
 
 
 async def id_index_numbers(conn: Executor, batch_public_id: str) -> dict[bytes, str]:

@@ -23,6 +23,9 @@ from verify.domain.reference import LEVEL_NAMES, LEVEL_NAMES_EN
 
 TITLE_SKILL: Final = ("职业技能等级证书", "Certificate of Occupational Skill Level")
 TITLE_SPECIAL: Final = ("河南省专项职业能力证书", "Certificate of Special Vocational Ability, Henan")
+# The 专项 sample's heading over its record text, and the label over the issuing body's seal.
+RECORD_SPECIAL: Final = ("专项职业能力考核记录", "Record of Special Vocational Ability Assessment")
+ISSUER_SPECIAL_LABEL: Final = ("发证机构（印）", "Issuing body (seal)")
 
 # 人社鉴发〔2021〕1号 样式（一） body text; the institution's name goes where the style has ××××.
 BODY_SKILL_ZH: Final = (
@@ -86,6 +89,9 @@ class Printed:
     qr_url: str
     full_id: bool  # the ID printed in full (institution print run) or masked (public copies)
     photo: bytes | None = None  # the holder's re-encoded JPEG: print run and electronic copy only
+    # SHA-256 (hex) of the signed QR payload the page shows: binds a stored electronic copy to one
+    # version of the certificate, so a corrected certificate's QR never serves the old copy.
+    payload_sha256: str = ""
 
 
 def level_text(level: int | None) -> str:
@@ -120,6 +126,7 @@ def printed(
     institution_site: str,
     province_site: str,
     photo: bytes | None = None,
+    payload_sha256: str = "",
 ) -> Printed:
     """The texts of ``cert``'s page. ``id_number`` is the canonical ID in full for the institution's
     print run; ``None`` prints it masked (every public copy). Raises nothing."""
@@ -144,6 +151,7 @@ def printed(
             issuer=issuer, parent_issuer=parent_issuer,
             sites=(Field(*PROVINCE_SITE_LABEL, province_site),),
             print_serial=cert.print_serial, qr_url=qr_url, full_id=id_number is not None, photo=photo,
+            payload_sha256=payload_sha256,
         )  # fmt: skip
     fields = (
         Field("姓名", "Name", cert.holder_name),
@@ -162,6 +170,7 @@ def printed(
         sites=(Field(*CERTIFICATE_SITE_LABEL, certificate_site),
                Field(*INSTITUTION_SITE_LABEL, institution_site)),
         print_serial=cert.print_serial, qr_url=qr_url, full_id=id_number is not None, photo=photo,
+        payload_sha256=payload_sha256,
     )  # fmt: skip
 
 
@@ -170,5 +179,7 @@ def fixed_texts(page: Printed) -> list[str]:
     it): the forbidden-words check (rule 28) runs on these, not on the institution's filed name."""
     body = BODY_SPECIAL_ZH if page.kind == "special" else BODY_SKILL_ZH
     texts = [page.title_zh, page.title_en, body.format(issuer="", project="", score="")]
+    if page.kind == "special":
+        texts += [*RECORD_SPECIAL, *ISSUER_SPECIAL_LABEL]
     texts += [f.label_zh for f in page.fields] + [f.label_en for f in page.fields]
     return texts + [s.label_zh for s in page.sites] + [ISSUED_LABEL[0], SEAL_LABEL[0], PHOTO_LABEL[0]]

@@ -4,15 +4,30 @@ workers serve what it stored (docs/CERTIFICATES.md, DECISIONS D60)."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
 from verify.config import Settings
 from verify.crypto import pdf_signature
 from verify.crypto.pdf_signature import DocumentSigner, SignatureCheck
+from verify.domain.channels import Channels
 from verify.domain.errors import ConfigError
+from verify.domain.printed import Printed
+from verify.render import certificate
 
-__all__ = ["DocumentSigner", "check", "create", "load", "root_path", "sign", "signer_path"]
+__all__ = [
+    "DocumentSigner",
+    "Documents",
+    "available",
+    "check",
+    "create",
+    "load",
+    "make",
+    "root_path",
+    "sign",
+    "signer_path",
+]
 
 SIGNER_FILE = "document-signer.pem"
 ROOT_FILE = "document-root.pem"
@@ -58,6 +73,39 @@ def sign(pdf: bytes, signer: DocumentSigner, *, location: str) -> bytes:
     return pdf_signature.sign_pdf(pdf, signer, reason=REASON, location=location)
 
 
+def available(settings: Settings) -> bool:
+    """True when this machine holds a document-signing key: its signer then makes the electronic
+    certificates of what it publishes and corrects."""
+    return signer_path(settings).exists()
+
+
+def make(page: Printed, signer: DocumentSigner, *, location: str) -> bytes:
+    """The electronic certificate of ``page``: its PDF, PAdES-signed. Raises ValueError (a character
+    no font has), OSError (a font file missing), InvalidInput (as ``sign``)."""
+    return sign(certificate.render(page, "pdf"), signer, location=location)
+
+
 def check(pdf: bytes, settings: Settings) -> SignatureCheck:
     """The signature of ``pdf`` against the published root. Raises ConfigError without a root."""
     return pdf_signature.validate_pdf(pdf, root_path(settings).read_bytes())
+
+
+@dataclass(frozen=True, slots=True)
+class Documents:
+    """What a signer needs to make electronic certificates: the document signer, and the service's
+    address and query channels the pages print."""
+
+    signer: DocumentSigner
+    public_url: str
+    channels: Channels
+
+    @classmethod
+    def of(cls, settings: Settings, passphrase: bytes) -> Documents | None:
+        """The settings' document signer, or None when this machine has no document-signing key.
+        Raises ConfigError (wrong passphrase, damaged file)."""
+        if not available(settings):
+            return None
+        return cls(load(settings, passphrase), settings.public_url, settings.channels)
+
+    def make(self, page: Printed) -> bytes:
+        return make(page, self.signer, location=self.public_url)
