@@ -24,7 +24,7 @@ from verify.domain import errors
 from verify.http import openapi
 from verify.http.api import LOOKUP_BODY_LIMIT, MULTIPART_SLACK, Api
 from verify.http.auth import bearer_principal, console_authenticator
-from verify.http.certificate_files import CertificateFiles
+from verify.http.certificate_files import PHOTO_UPLOAD, CertificateFiles
 from verify.http.console import UPLOAD_PATHS, Console
 from verify.http.errors import error_response, framework_error_handler, http_status, json_bytes
 from verify.http.guard import Guard
@@ -153,7 +153,7 @@ def create_app(settings: Settings, *, registry_factory: Callable[[], Awaitable[R
     upload_paths = UPLOAD_PATHS | VERIFY_UPLOAD_PATHS
 
     def body_limit(path: str) -> int:
-        return upload_limit if path in upload_paths else LOOKUP_BODY_LIMIT
+        return upload_limit if path in upload_paths or PHOTO_UPLOAD.fullmatch(path) else LOOKUP_BODY_LIMIT
 
     app = App(
         body_limit=body_limit,

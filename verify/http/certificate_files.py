@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import io
+import re
 import time
 import zipfile
 from collections import OrderedDict
@@ -22,11 +23,13 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from verify.config import Settings
-from verify.domain import codes, errors
+from verify.domain import codes, errors, payload
 from verify.domain.accounts import Action
 from verify.domain.printed import Printed
 from verify.http import public_schemas as P
 from verify.http import schemas as S
+from verify.http.errors import JSON
+from verify.http.review_api import read_upload
 from verify.http.routes import Endpoint, principal_of, registry, request_id
 from verify.render import certificate
 
@@ -56,6 +59,10 @@ def link(number: str, expires: int, token: str) -> dict[str, str]:
     return {fmt: f"{base}.{fmt}?e={expires}&t={token}" for fmt in certificate.FORMATS}
 
 
+# The photo upload takes a body as large as a batch upload (the app's body limit by path).
+PHOTO_UPLOAD = re.compile(r"/api/v1/batches/[^/]{1,40}/photos")
+
+
 class CertificateFiles:
     def __init__(self, settings: Settings, verification: Any) -> None:
         self.settings = settings
@@ -79,7 +86,20 @@ class CertificateFiles:
                      Action.BATCH_PRINT, tag="batches", target="batch",
                      query={"batch_id": S.BATCH_ID, "part": {"type": "integer", "minimum": 0}},
                      responses={200: P.BINARY, 404: S.ERROR}, media="application/zip"),
+            Endpoint("POST", "/api/v1/batches/{batch_id}/photos", self.add_photos,
+                     ("上传已发布批次的持证人照片（ZIP，全部或不保存）", "Upload holder photos of an own published batch (ZIP, all or none)"),
+                     Action.BATCH_UPLOAD, tag="batches", target="batch", query={"batch_id": S.BATCH_ID},
+                     responses={200: S.OBJECT, 400: S.ERROR, 404: S.ERROR, 409: S.ERROR, 413: S.ERROR}),
         ]  # fmt: skip
+
+    async def add_photos(self, request: Request) -> Response:
+        """A ZIP of photos (multipart field ``file``, or the raw body) for the institution's own
+        published batch; each named by certificate or ID number, or by a photo list inside it."""
+        data, filename, _, _ = await read_upload(request, self.settings.max_upload_bytes)
+        result = await registry(request).add_batch_photos(
+            principal_of(request), request.path_params["batch_id"], data, filename
+        )
+        return JSON(result)
 
     async def print_run(self, request: Request) -> Response:
         """The institution's print run of its own published batch: PDFs with the ID in full and the
@@ -111,9 +131,10 @@ class CertificateFiles:
             )
         number = str(answer.certificate["number"])
         if fmt == "pdf":
-            # The electronic certificate the signer signed (PAdES) and stored, when there is one:
-            # the web workers never hold the document-signing key.
-            signed = await registry(request).electronic_certificate(number)
+            # The electronic certificate the signer signed (PAdES) and stored for this very payload
+            # (a corrected certificate's older copy is not served): web workers never hold the key.
+            scanned = payload.payload_from_path(request.path_params["payload"])
+            signed = await registry(request).electronic_certificate(number, scanned)
             if signed is not None:
                 return _answer(signed, number, fmt)
         return await self._file(request, number, fmt)

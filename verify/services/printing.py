@@ -7,6 +7,7 @@ data and is audited before it is returned (rule 60); public copies print it mask
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 from collections.abc import Awaitable, Callable
 from datetime import date
@@ -14,7 +15,7 @@ from datetime import date
 from verify.crypto.idprotect import IdProtector
 from verify.db import audit, prints
 from verify.db.batches import BatchRow
-from verify.db.pool import Pool
+from verify.db.pool import Executor, Pool
 from verify.domain import codes, payload
 from verify.domain.accounts import Action, Principal
 from verify.domain.channels import Channels
@@ -27,6 +28,9 @@ from verify.render.photo import validate_photo
 # Certificates one print-run archive holds: about 15 s of rendering in a web worker's thread; a
 # larger batch is fetched in parts (``part``), or rendered on all cores with ``verify render --batch``.
 PRINT_PART = 500
+# Electronic certificates a signer makes in one transaction: a few seconds of rendering and signing,
+# so publications waiting behind them are not held up for long.
+ELECTRONIC_ROUND = 100
 
 
 class Printing:
@@ -57,8 +61,18 @@ class Printing:
                               {"certificates": len(wanted), "first": wanted[0] if wanted else None},
                               role=role, reason=reason)  # fmt: skip
         async with self.pool.acquire() as conn:
-            rows = await prints.print_rows(conn, wanted) if wanted else []
-            photos = await prints.photos_of(conn, wanted) if with_photo and wanted else {}
+            return await self._pages(
+                conn, wanted, public_url=public_url, channels=channels, full_id=full_id, with_photo=with_photo
+            )
+
+    async def _pages(
+        self, conn: Executor, wanted: list[str], *, public_url: str, channels: Channels, full_id: bool,
+        with_photo: bool, only_active: bool = False,
+    ) -> list[Printed]:  # fmt: skip
+        rows = await prints.print_rows(conn, wanted) if wanted else []
+        if only_active:
+            rows = [r for r in rows if r.published.status == "active"]
+        photos = await prints.photos_of(conn, wanted) if with_photo and wanted else {}
         pages = []
         for row in rows:
             cert = row.published.certificate
@@ -69,7 +83,7 @@ class Printing:
                 cert, issuer=row.published.issuer.name, parent_issuer=row.parent_name, id_number=id_number,
                 qr_url=payload.qr_url(public_url, row.payload), certificate_site=channels.certificate_site,
                 institution_site=channels.institution_site, province_site=channels.province_site,
-                photo=photos.get(cert.number),
+                photo=photos.get(cert.number), payload_sha256=hashlib.sha256(row.payload).hexdigest(),
             ))  # fmt: skip
         return pages
 
@@ -124,8 +138,23 @@ class Printing:
                                problems=problems or [Problem("photo_none", "压缩包中没有照片", "no photo in the archive")])  # fmt: skip
         async with self.pool.acquire() as conn, conn.transaction():
             await prints.put_photos(conn, found, actor)
+            # The signed electronic copies are remade with the photo on them (the signer's queue).
+            await prints.queue_electronic(conn, [f[0] for f in found])
             await audit.audit(conn, actor, "photos.add", batch_public_id, {"photos": len(found)})
         return {"photos": len(found)}
+
+    async def add_batch_photos(
+        self, principal: Principal, batch_public_id: str, archive: bytes, filename: str
+    ) -> dict[str, int]:
+        """``add_photos`` for an institution's own published batch (the API's photo upload).
+        Raises NotFound (not its batch), RoleNotAllowed, InvalidTransition (not published), and
+        what ``add_photos`` raises."""
+        batch = await self._batch_for(principal, batch_public_id, Action.BATCH_UPLOAD)
+        if batch.state != "published":
+            raise InvalidTransition(f"批次 {batch.public_id} 尚未发布，发布后再上传照片",
+                                    f"batch {batch.public_id} is not published yet: upload its photos after publication",
+                                    details={"state": batch.state, "action": "photos"})  # fmt: skip
+        return await self.add_photos(batch.public_id, archive, filename, actor=principal.actor)
 
     def _number_by_id(self, key: str, by_index: dict[bytes, str]) -> str | None:
         for id_type in IdType:
@@ -138,14 +167,53 @@ class Printing:
                 return number
         return None
 
-    async def store_electronic(self, number: str, pdf: bytes, photo_sha256: str | None) -> None:
-        """Keep a signed electronic certificate for the web workers to serve."""
+    async def store_electronic(self, page: Printed, pdf: bytes) -> None:
+        """Keep a signed electronic certificate of ``page`` for the web workers to serve on the QR's
+        path of the version it shows."""
+        photo = hashlib.sha256(page.photo).hexdigest() if page.photo else None
         async with self.pool.acquire() as conn:
-            await prints.put_electronic(conn, number, pdf, hashlib.sha256(pdf).hexdigest(), photo_sha256)
+            await prints.put_electronic(conn, page.number, pdf, photo, page.payload_sha256)
 
-    async def electronic_certificate(self, number: str) -> bytes | None:
+    async def electronic_certificate(self, number: str, payload_bytes: bytes) -> bytes | None:
+        """The stored electronic certificate made for this signed payload, if any."""
         async with self.pool.acquire() as conn:
-            return await prints.electronic(conn, number)
+            return await prints.electronic(conn, number, hashlib.sha256(payload_bytes).hexdigest())
+
+    async def queue_electronic_batch(self, batch_public_id: str) -> int:
+        """Queue a batch's certificates for their electronic certificates; returns how many."""
+        async with self.pool.acquire() as conn:
+            return await prints.queue_electronic_batch(conn, batch_public_id)
+
+    async def queue_electronic(self, numbers: list[str]) -> None:
+        async with self.pool.acquire() as conn:
+            await prints.queue_electronic(conn, numbers)
+
+    async def sign_queued_electronic(
+        self,
+        make: Callable[[Printed], bytes],
+        *,
+        public_url: str,
+        channels: Channels,
+        limit: int = ELECTRONIC_ROUND,
+    ) -> tuple[int, list[tuple[str, str]]]:
+        """Make and store the electronic certificates of up to ``limit`` queued certificates:
+        ``make`` turns a page (ID masked, photo on it) into the signed PDF, in a thread. Returns
+        (how many were stored, [(number, why)] that could not be made). A certificate no longer
+        active leaves the queue unsigned (its QR's path serves no certificate file). All in one
+        transaction: a crash leaves the queue as it was."""
+        async with self.pool.acquire() as conn, conn.transaction():
+            numbers = await prints.take_electronic(conn, limit)
+            pages = await self._pages(conn, numbers, public_url=public_url, channels=channels,
+                                      full_id=False, with_photo=True, only_active=True)  # fmt: skip
+            made = await asyncio.to_thread(_make_all, make, pages)
+            failed = []
+            for page, pdf, why in made:
+                if pdf is None:
+                    failed.append((page.number, why))
+                    continue
+                photo = hashlib.sha256(page.photo).hexdigest() if page.photo else None
+                await prints.put_electronic(conn, page.number, pdf, photo, page.payload_sha256)
+        return len(made) - len(failed), failed
 
     async def print_run_part(
         self,
@@ -174,3 +242,16 @@ class Printing:
             actor=principal.actor, role=principal.role.value, reason=f"print run {batch_public_id} part {part}",
         )  # fmt: skip
         return pages, parts
+
+
+def _make_all(
+    make: Callable[[Printed], bytes], pages: list[Printed]
+) -> list[tuple[Printed, bytes | None, str]]:
+    """Each page's signed PDF, or None and why: one page that cannot be made never stops the rest."""
+    made: list[tuple[Printed, bytes | None, str]] = []
+    for page in pages:
+        try:
+            made.append((page, make(page), ""))
+        except (ValueError, OSError, InvalidInput) as exc:
+            made.append((page, None, str(exc)))
+    return made
