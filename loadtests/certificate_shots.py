@@ -1,6 +1,6 @@
-"""One image per certificate layout for the README (``make screenshots``): the 职业技能等级证书, one
-issued by a 站点 (two seal areas) and the 河南省专项职业能力证书, drawn by the real renderer from
-synthetic records (no database, no personal data), at 1200 px wide."""
+"""One image per certificate layout for the README (``make screenshots``): the 职业技能等级证书 (A4),
+one issued by a 站点 (two seal areas) and the 河南省专项职业能力证书 on its A5 page, drawn by the real
+renderer from synthetic records (no database, no personal data), at 1200 px wide."""
 
 from __future__ import annotations
 

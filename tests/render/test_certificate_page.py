@@ -144,8 +144,16 @@ def test_rule_65_the_qr_box_is_30_mm_with_modules_of_at_least_half_a_mm(version:
     assert dots * 25.4 / 300 == pytest.approx(module)
 
 
-def test_rule_65_the_qr_measures_30_mm_in_the_pdf_operators() -> None:
-    page = sheet.layout(page_of(BASE))
+# Each layout's page size: mm, and px at the print and the phone resolution.
+LAYOUTS = {
+    "skill": (BASE, (297.0, 210.0), (3508, 2480), (1754, 1240)),  # A4 landscape
+    "专项": (SPECIAL, (210.0, 148.0), (2480, 1748), (1240, 874)),  # A5 landscape
+}
+
+
+@pytest.mark.parametrize("kind", list(LAYOUTS))
+def test_rule_65_the_qr_measures_30_mm_in_the_pdf_operators(kind: str) -> None:
+    page = sheet.layout(page_of(LAYOUTS[kind][0]))
     data = certificate.render_pdf(page, title="t")
     contents = pypdf.PdfReader(io.BytesIO(data)).pages[0].get_contents()
     assert contents is not None
@@ -170,10 +178,12 @@ def _width_of(region: Image.Image, colour: tuple[int, int, int]) -> int:
     return max(xs) - min(xs) + 1
 
 
-def test_rule_65_the_qr_measures_30_mm_in_the_png_pixels_and_decodes() -> None:
-    page = sheet.layout(page_of(BASE))
+@pytest.mark.parametrize("kind", list(LAYOUTS))
+def test_rule_65_the_qr_measures_30_mm_in_the_png_pixels_and_decodes(kind: str) -> None:
+    cert, _, print_px, _ = LAYOUTS[kind]
+    page = sheet.layout(page_of(cert))
     image = Image.open(io.BytesIO(certificate.render_png(page, dpi=300))).convert("RGB")
-    assert image.size == (3508, 2480) and image.info["dpi"] == pytest.approx((300, 300), abs=0.01)
+    assert image.size == print_px and image.info["dpi"] == pytest.approx((300, 300), abs=0.01)
     px_mm = 300 / 25.4
     x0, y0 = round(page.qr.x * px_mm), round(page.qr.y * px_mm)
     region = image.crop((x0 - 10, y0 - 10, x0 + 370, y0 + 370))

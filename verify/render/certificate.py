@@ -24,7 +24,7 @@ from verify.render.sheet import PT, Circle, Item, Page, PhotoBlock, QrBlock, Rec
 
 MM: float = 72 / 25.4  # points in a mm
 PRINT_DPI = 300
-PHONE_DPI = 150  # 1754 × 1240 px: a phone screen's width, QR modules 3 px at version 10
+PHONE_DPI = 150  # A4 1754 × 1240 px, A5 1240 × 874: a phone screen's width, QR modules 3 px at version 10
 
 
 def _rgb(c: tuple[int, int, int]) -> tuple[float, float, float]:
@@ -98,7 +98,7 @@ def _pdf_qr(pdf: canvas.Canvas, page: Page, qr: QrBlock) -> None:
 
 
 def render_pdf(page: Page, *, title: str, subject: str = "") -> bytes:
-    """The page as a one-page vector PDF (A4 landscape), fonts embedded as subsets. Raises
+    """The page as a one-page vector PDF of the page's size, fonts embedded as subsets. Raises
     ValueError when a text has a character no font has; FileNotFoundError when a font is missing."""
     fonts.ensure_registered()
     out = io.BytesIO()

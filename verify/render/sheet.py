@@ -1,10 +1,12 @@
 """Where everything on a certificate page goes: one layout, in millimetres, for both renderers.
 
-The page is A4 landscape (297 × 210 mm) with the 188 × 269 mm frame of the reference layout
-(豫职鉴〔2020〕2号 制作说明); the left half carries the title, body text, issue date and the query
-addresses, the right half the photo, the QR code and the field block. ``layout`` turns a
-``verify.domain.printed.Printed`` into drawing primitives; ``verify.render.certificate`` draws them
-as a vector PDF (reportlab) or a PNG (Pillow), so the two can never disagree about a position.
+The 职业技能等级证书 page is A4 landscape (297 × 210 mm) with the 188 × 269 mm frame of the
+reference layout (豫职鉴〔2020〕2号 制作说明); the left half carries the title, body text, issue date
+and the query addresses, the right half the photo, the QR code and the field block. The
+河南省专项职业能力证书 has its own A5 landscape page (``verify.render.sheet_special``), built from
+the primitives and helpers here. ``layout`` turns a ``verify.domain.printed.Printed`` into drawing
+primitives; ``verify.render.certificate`` draws them as a vector PDF (reportlab) or a PNG (Pillow)
+at the page's own size, so the two can never disagree about a position.
 
 The QR box is 30 mm square including its quiet zone (``qr_geometry``): a module is a whole number
 of 300 dpi printer dots, the largest that leaves at least one module of quiet zone inside the box,
@@ -19,11 +21,11 @@ import math
 from dataclasses import dataclass
 from typing import Final
 
-from verify.domain.printed import ISSUED_LABEL, PHOTO_LABEL, SEAL_LABEL, Printed
+from verify.domain.printed import ISSUED_LABEL, PHOTO_LABEL, SEAL_LABEL, Field, Printed
 from verify.render import fonts
 from verify.render.qr import Symbol, symbol
 
-PAGE_W: Final = 297.0
+PAGE_W: Final = 297.0  # the A4 page; the 专项 one has its own size
 PAGE_H: Final = 210.0
 PT: Final = 25.4 / 72  # mm in a point
 QR_BOX_MM: Final = 30.0
@@ -153,9 +155,11 @@ def wrap(text: str, role: str, size: float, width: float) -> list[str]:
     return lines
 
 
-def _paragraph(
+def paragraph(
     text: str, role: str, size: float, x: float, y: float, width: float, lead: float
 ) -> tuple[list[Text], float]:
+    """``text`` wrapped to ``width`` mm, one ``Text`` a line from baseline ``y`` down, ``lead`` mm
+    apart; and the baseline after the last line. Raises ValueError like ``fonts.runs``."""
     items = []
     for line in wrap(text, role, size, width):
         items.append(Text(x, y, size, role, line))
@@ -163,20 +167,73 @@ def _paragraph(
     return items, y
 
 
-def _seal(cx: float, cy: float, name: str, width: float = 60) -> list[Item]:
-    """The seal area: a dashed ring where the institution stamps, its name under it (the stamp is
-    the institution's; the page never imitates one)."""
+def seal(cx: float, cy: float, name: str, width: float = 60, r: float = 19) -> list[Item]:
+    """The seal area: a dashed ring of radius ``r`` mm where the institution stamps, its name under
+    it (the stamp is the institution's; the page never imitates one)."""
     size = fit_size(name, "kai", 10, width)
     return [
-        Circle(cx, cy, 19, 0.6, SEAL),
+        Circle(cx, cy, r, 0.6, SEAL),
         Text(cx, cy + 1.5, 9, "kai", SEAL_LABEL[0], "center", GREY),
-        Text(cx, cy + 25, size, "kai", name, "center"),
+        Text(cx, cy + r + 6, size, "kai", name, "center"),
     ]
 
 
+def site_line(site: Field, x: float, y: float, size: float = 10, align: str = "left") -> list[Text]:
+    """One query address: the Chinese label, the English one grey and a point smaller, the URL;
+    starting at ``x`` (``align="left"``) or ending there (``"right"``)."""
+    en = f"{site.label_en}:"
+    gap = 1.5
+    widths = (
+        fonts.width_pt(site.label_zh, "kai", size) * PT,
+        fonts.width_pt(en, "serif", size - 1) * PT,
+        fonts.width_pt(site.value, "serif", size) * PT,
+    )
+    if align == "right":
+        x -= sum(widths) + 2 * gap
+    return [
+        Text(x, y, size, "kai", site.label_zh),
+        Text(x + widths[0] + gap, y, size - 1, "serif", en, colour=GREY),
+        Text(x + widths[0] + widths[1] + 2 * gap, y, size, "serif", site.value),
+    ]
+
+
+def field_lines(
+    f: Field, x: float, y: float, col: float, width: float, size: float = 12, en_size: float = 8
+) -> list[Text]:
+    """One line of a field block: the Chinese label at ``x`` on baseline ``y``, the English label
+    grey and smaller under it, the value at ``col`` shrunk to ``width`` mm (long names)."""
+    role = "serif" if f.value.isascii() else "kai"
+    return [
+        Text(x, y, size, "kai", f.label_zh),
+        Text(x, y + size * 0.35, en_size, "serif", f.label_en, colour=GREY),
+        Text(col, y + 1, fit_size(f.value, role, size, width), role, f.value),
+    ]
+
+
+def qr_block(url: str, x: float, y: float) -> QrBlock:
+    """The 30 mm QR box of ``url`` with its top-left corner at (``x``, ``y``). Raises ValueError
+    when the URL does not fit a symbol."""
+    encoded = symbol(url)
+    dots, module = qr_geometry(len(encoded.matrix))
+    return QrBlock(x, y, QR_BOX_MM, module, dots, encoded)
+
+
+def photo_slot(x: float, y: float, photo: bytes | None) -> list[Item]:
+    """The 一寸 photo at (``x``, ``y``); without a photo, the placeholder labelled 照片."""
+    items: list[Item] = [PhotoBlock(x, y, PHOTO_W, PHOTO_H, photo)]
+    if photo is None:
+        items.append(Text(x + PHOTO_W / 2, y + PHOTO_H / 2 + 1.5, 10, "kai", PHOTO_LABEL[0], "center", GREY))
+    return items
+
+
 def layout(page: Printed, photo: bytes | None = None) -> Page:
-    """The drawing of ``page``: every primitive in page order. Raises ValueError when a text has a
-    character no font has, or the QR URL does not fit a symbol."""
+    """The drawing of ``page``: every primitive in page order; the 专项 certificate has its own A5
+    page (``verify.render.sheet_special``). Raises ValueError when a text has a character no font
+    has, or the QR URL does not fit a symbol."""
+    if page.kind == "special":
+        from verify.render import sheet_special  # it builds on this module's primitives
+
+        return sheet_special.layout(page, photo)
     items: list[Item] = [
         Rect(14, 11, 269, 188, 2.25, FRAME),  # 188 × 269 mm, 2.25 磅 粗实线
         Rect(16.5, 13.5, 264, 183, 0.6, FRAME),
@@ -186,45 +243,34 @@ def layout(page: Printed, photo: bytes | None = None) -> Page:
     items.append(
         Text(mid, 52, fit_size(page.title_en, "serif", 16, left_w), "serif", page.title_en, "center")
     )
-    body, y = _paragraph(page.body_zh, "kai", 15, left, 70, left_w, 8.2)
+    body, y = paragraph(page.body_zh, "kai", 15, left, 70, left_w, 8.2)
     items += body
-    body, y = _paragraph(page.body_en, "serif", 11, left, y + 3, left_w, 5.2)
+    body, y = paragraph(page.body_en, "serif", 11, left, y + 3, left_w, 5.2)
     items += body
-    # The seals: the institution's on the left; a 站点's certificate carries its parent's seal on the
-    # left and its own on the right (人社鉴发〔2021〕1号 三（三）).
-    items += _seal(mid, 146, page.parent_issuer or page.issuer)
+    # The seals: the institution's under the text; a 站点's certificate carries its parent's seal on
+    # the left and its own on the right (人社鉴发〔2021〕1号 三（三）), side by side in the same place
+    # (the right half's field block leaves no room for a ring).
+    if page.parent_issuer is None:
+        items += seal(mid, 146, page.issuer)
+    else:
+        items += seal(mid - 28, 146, page.parent_issuer, width=52)
+        items += seal(mid + 28, 146, page.issuer, width=52)
     y = 182.0
     for site in page.sites:
-        x = left + fonts.width_pt(site.label_zh, "kai", 10) * PT + 1.5
-        items.append(Text(left, y, 10, "kai", site.label_zh))
-        items.append(Text(x, y, 9, "serif", f"{site.label_en}:", colour=GREY))
-        x += fonts.width_pt(f"{site.label_en}:", "serif", 9) * PT + 1.5
-        items.append(Text(x, y, 10, "serif", site.value))
+        items += site_line(site, left, y)
         y += 6
 
     right, col = 170.0, 218.0
-    items.append(PhotoBlock(right, 22, PHOTO_W, PHOTO_H, photo))
-    if photo is None:
-        items.append(
-            Text(right + PHOTO_W / 2, 22 + PHOTO_H / 2 + 1.5, 10, "kai", PHOTO_LABEL[0], "center", GREY)
-        )
-    encoded = symbol(page.qr_url)
-    dots, module = qr_geometry(len(encoded.matrix))
-    items.append(QrBlock(245, 22, QR_BOX_MM, module, dots, encoded))
+    items += photo_slot(right, 22, photo)
+    items.append(qr_block(page.qr_url, 245, 22))
     y = 80.0
-    value_w = 272 - col
     for f in page.fields:
-        items.append(Text(right, y, 12, "kai", f.label_zh))
-        items.append(Text(right, y + 4.2, 8, "serif", f.label_en, colour=GREY))
-        role = "serif" if f.value.isascii() else "kai"
-        items.append(Text(col, y + 1, fit_size(f.value, role, 12, value_w), role, f.value))
+        items += field_lines(f, right, y, col, 272 - col)
         y += 11
     items.append(Text(right, y + 2, 12, "kai", ISSUED_LABEL[0]))
     items.append(Text(right, y + 6.2, 8, "serif", ISSUED_LABEL[1], colour=GREY))
     items.append(Text(col, y + 3, 12, "kai", page.issued_zh))
     items.append(Text(col, y + 8, 9, "serif", page.issued_en))
-    if page.parent_issuer is not None:
-        items += _seal(226, 165, page.issuer, width=46)
     if page.print_serial:
         items.append(Text(272, 190, 9, "serif", f"No.{page.print_serial}", "right"))
     return Page(PAGE_W, PAGE_H, tuple(items))
