@@ -88,8 +88,8 @@ class CertificateFiles:
                      responses={200: P.BINARY, 404: S.ERROR}, media="application/zip"),
             Endpoint("POST", "/api/v1/batches/{batch_id}/photos", self.add_photos,
                      ("上传已发布批次的持证人照片（ZIP，全部或不保存）", "Upload holder photos of an own published batch (ZIP, all or none)"),
-                     Action.BATCH_UPLOAD, tag="batches", target="batch", query={"batch_id": S.BATCH_ID},
-                     responses={200: S.OBJECT, 400: S.ERROR, 404: S.ERROR, 409: S.ERROR, 413: S.ERROR}),
+                     Action.BATCH_UPLOAD, tag="batches", target="batch", query={"batch_id": S.BATCH_ID}, form=S.PHOTO_FORM,
+                     responses={200: S.PHOTOS_RESULT, 400: S.ERROR, 404: S.ERROR, 409: S.ERROR, 413: S.ERROR}),
         ]  # fmt: skip
 
     async def add_photos(self, request: Request) -> Response:

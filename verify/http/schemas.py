@@ -136,6 +136,23 @@ UPLOAD_FORM: Schema = {
         "supervision_report_on": DATE,
     },
 }
+PHOTO_FORM: Schema = {
+    "type": "object",
+    "required": ["file"],
+    "properties": {
+        "file": {
+            "type": "string",
+            "format": "binary",
+            "description": "ZIP of JPEG/PNG photos named by certificate or ID number, or with a photo list "
+            "(docs/CERTIFICATES.md); the raw ZIP as the body works too",
+        },
+    },
+}
+PHOTOS_RESULT: Schema = {
+    "type": "object",
+    "required": ["photos"],
+    "properties": {"photos": {"type": "integer", "description": "photos stored"}},
+}
 REASON_BODY: Schema = {
     "type": "object",
     "properties": {"reason": {"type": "string", "maxLength": 500}},
