@@ -1,5 +1,6 @@
 """Certificate rendering benchmark (``make bench``): printable certificates per second, PDF and PNG,
-on every core, beside rendering only their QR codes measured in the same run.
+on every core, beside rendering only their QR codes measured in the same run; and the signer's
+electronic certificates (the PDF PAdES-signed) beside the unsigned PDF.
 
 Target (issue: printable certificates): >= 50 PDF/s on 2 cores. The pages are shaped like the demo
 data (names from the seed generator, the demo scopes, 22-character numbers, a ~260-character QR URL).
@@ -13,16 +14,17 @@ import os
 import random
 import time
 from collections.abc import Callable, Sequence
-from datetime import date
+from datetime import UTC, date, datetime
 from typing import Any
 
+from verify.crypto import pdf_signature
 from verify.domain import payload
 from verify.domain.certificate import Certificate
 from verify.domain.codes import CodeKind
 from verify.domain.holder_ids import IdType
 from verify.domain.printed import Printed, printed
 from verify.render import certificate, fonts, qr
-from verify.services import demo, seed
+from verify.services import demo, electronic, seed
 
 BASE_URL = "https://verify.example.cn"
 
@@ -50,6 +52,16 @@ def _render(job: tuple[Printed, str]) -> int:
     return len(certificate.render(job[0], job[1]))
 
 
+_SIGNER: list[pdf_signature.DocumentSigner] = []  # one document signer per worker process
+
+
+def _electronic(page: Printed) -> int:
+    """What the signer does for each queued certificate: render the PDF and PAdES-sign it."""
+    if not _SIGNER:
+        _SIGNER.append(pdf_signature.create_chain("bench", now=datetime.now(UTC))[0])
+    return len(electronic.make(page, _SIGNER[0], location=BASE_URL))
+
+
 def _qr_only(page: Printed) -> int:
     return len(qr.render_png(page.qr_url))
 
@@ -72,12 +84,16 @@ def main() -> None:
         qr_rate = _rate(pool, _qr_only, list(batch))
         pdf_rate = _rate(pool, _render, [(p, "pdf") for p in batch])
         png_rate = _rate(pool, _render, [(p, "png") for p in batch])
+        list(pool.map(_electronic, batch[: workers * 2]))  # each worker makes its signer first
+        signed_rate = _rate(pool, _electronic, list(batch))
     print(f"\nverify certificate rendering benchmark — {workers} processes, {n:,} certificates")
     print(f"{'measure':<56} figure")
     print(f"{'QR code only, 300 dpi PNG (reference)':<56} {qr_rate:,.0f} /s")
     print(f"{'A4 certificate, vector PDF (target >= 50/s on 2 cores)':<56} {pdf_rate:,.0f} /s "
           f"({pdf_rate / qr_rate:.2f}x QR only)")  # fmt: skip
     print(f"{'A4 certificate, 300 dpi PNG':<56} {png_rate:,.0f} /s ({png_rate / qr_rate:.2f}x QR only)")
+    print(f"{'electronic certificate: PDF + PAdES signature (signer)':<56} {signed_rate:,.0f} /s "
+          f"({signed_rate / pdf_rate:.2f}x unsigned PDF)")  # fmt: skip
 
 
 if __name__ == "__main__":
