@@ -5,8 +5,11 @@ from __future__ import annotations
 import csv
 import io
 import itertools
+import zipfile
 from dataclasses import dataclass, field
 from datetime import date
+
+from PIL import Image
 
 from verify.domain import holder_ids as ids
 from verify.domain.batch import cells, columns
@@ -80,3 +83,19 @@ def csv_bytes(rows: list[Row], *, encoding: str = "utf-8") -> bytes:
 
 def number_of(row: Row) -> str:
     return row.cells()[0]
+
+
+def zip_of(entries: dict[str, bytes]) -> bytes:
+    """A ZIP archive holding ``entries`` (name: bytes), as an institution's photo upload."""
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w") as z:
+        for name, data in entries.items():
+            z.writestr(name, data)
+    return out.getvalue()
+
+
+def jpeg(colour: tuple[int, int, int] = (10, 120, 30), size: tuple[int, int] = (300, 420)) -> bytes:
+    """A plain holder photo: one colour, 一寸 proportions."""
+    out = io.BytesIO()
+    Image.new("RGB", size, colour).save(out, format="JPEG")
+    return out.getvalue()

@@ -10,7 +10,6 @@ import io
 import json
 import os
 import shutil
-import zipfile
 from pathlib import Path
 
 import asyncpg
@@ -21,7 +20,7 @@ from PIL import Image
 
 from tests.cli.test_cli import cli_env  # noqa: F401 - the fixture
 from tests.conftest import InstitutionFactory
-from tests.factories import Row, csv_bytes, holder_id, number_of
+from tests.factories import Row, csv_bytes, holder_id, jpeg, number_of, zip_of
 from tests.workflow import approve, publish_batch
 from verify import cli
 from verify.config import Settings
@@ -33,20 +32,6 @@ from verify.services.registry import Registry
 from verify.services.status_view import StatusView
 
 MB = 1 << 20
-
-
-def _jpeg(colour: tuple[int, int, int], size: tuple[int, int] = (300, 420)) -> bytes:
-    out = io.BytesIO()
-    Image.new("RGB", size, colour).save(out, format="JPEG")
-    return out.getvalue()
-
-
-def _zip(entries: dict[str, bytes]) -> bytes:
-    out = io.BytesIO()
-    with zipfile.ZipFile(out, "w") as z:
-        for name, data in entries.items():
-            z.writestr(name, data)
-    return out.getvalue()
 
 
 async def test_photos_and_the_signed_electronic_certificate(
@@ -78,11 +63,11 @@ async def test_photos_and_the_signed_electronic_certificate(
     Image.new("RGB", (300, 420)).save(gif, format="GIF")
     bad = tmp_path / "bad.zip"
     bad.write_bytes(
-        _zip(
+        zip_of(
             {
-                f"{first}.jpg": _jpeg((200, 10, 10)),
+                f"{first}.jpg": jpeg((200, 10, 10)),
                 f"{second}.jpg": gif.getvalue(),
-                "nobody.png": _jpeg((0, 0, 0)),
+                "nobody.png": jpeg((0, 0, 0)),
             }
         )
     )
@@ -98,7 +83,7 @@ async def test_photos_and_the_signed_electronic_certificate(
     # A good one: one photo named by certificate number, one by ID number.
     good = tmp_path / "photos.zip"
     good.write_bytes(
-        _zip({f"photos/{first}.jpg": _jpeg((200, 10, 10)), f"{ids[1]}.PNG": _jpeg((10, 10, 200))})
+        zip_of({f"photos/{first}.jpg": jpeg((200, 10, 10)), f"{ids[1]}.PNG": jpeg((10, 10, 200))})
     )
     assert await asyncio.to_thread(cli.main, ["photos", "add", done.batch_id, str(good)]) == 0
     assert json.loads(capsys.readouterr().out) == {"photos": 2}

@@ -8,17 +8,15 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import io
-import zipfile
 from datetime import UTC, date, datetime
 
 import asyncpg
 import httpx
 import pypdf
 import pytest
-from PIL import Image
 
 from tests.conftest import InstitutionFactory
-from tests.factories import Row, csv_bytes, number_of
+from tests.factories import Row, csv_bytes, jpeg, number_of, zip_of
 from tests.workflow import account_token, approve, institution_token
 from verify.config import Settings
 from verify.crypto import pdf_signature
@@ -37,15 +35,6 @@ MB = 1 << 20
 def chain(settings: Settings) -> tuple[Documents, bytes]:
     signer, root = pdf_signature.create_chain("河南省职业技能鉴定指导中心", now=datetime.now(UTC))
     return Documents(signer, settings.public_url, settings.channels), root
-
-
-def _photo_zip(number: str) -> bytes:
-    jpeg = io.BytesIO()
-    Image.new("RGB", (300, 420), (20, 120, 200)).save(jpeg, format="JPEG")
-    out = io.BytesIO()
-    with zipfile.ZipFile(out, "w") as z:
-        z.writestr(f"{number}.jpg", jpeg.getvalue())
-    return out.getvalue()
 
 
 async def _path(registry: Registry, number: str) -> str:
@@ -68,6 +57,18 @@ def _subject(pdf: bytes) -> str:
     info = pypdf.PdfReader(io.BytesIO(pdf)).metadata
     assert info is not None
     return str(info.subject)
+
+
+async def _correct(client: httpx.AsyncClient, registry: Registry, code: str, number: str, name: str) -> None:
+    """The institution asks to correct the holder's name, a reviewer of Henan approves it."""
+    auth = {"authorization": f"Bearer {await institution_token(registry, code)}"}
+    asked = await client.post(f"/api/v1/certificates/{number}/requests", headers=auth,
+                              json={"kind": "correction", "reason": "姓名录入错误", "changes": {"holder_name": name}})  # fmt: skip
+    assert asked.status_code == 201, asked.text
+    reviewer = {"authorization": f"Bearer {await account_token(registry, 'reviewer', jurisdiction='41')}"}
+    decided = await client.post(f"/api/v1/certificates/{number}/requests/decision", headers=reviewer,
+                                json={"approve": True})  # fmt: skip
+    assert decided.status_code == 200, decided.text
 
 
 async def _drain_all(registry: Registry, signer: Signer, documents: Documents) -> list[dict[str, object]]:
@@ -97,7 +98,9 @@ async def test_the_signer_makes_and_remakes_the_electronic_certificate(
     assert _subject(first) == f"{number}; photo sha256 none"  # no photo yet
 
     # A photo queues a remake: the new copy's signed record carries the photo's hash.
-    await registry.add_photos(batch.batch_id, _photo_zip(number), "p.zip", actor="t")
+    await registry.add_photos(
+        batch.batch_id, zip_of({f"{number}.jpg": jpeg((20, 120, 200))}), "p.zip", actor="t"
+    )
     assert (
         await pool.fetchval(
             "SELECT count(*) FROM electronic_queue WHERE number = $1 AND taken_at IS NULL", number
@@ -112,14 +115,7 @@ async def test_the_signer_makes_and_remakes_the_electronic_certificate(
 
     # A correction signs a new payload: until the signer remakes the copy, the new QR's path does
     # not serve the old name's signed PDF (it renders an unsigned one); after, the signed new one.
-    auth = {"authorization": f"Bearer {await institution_token(registry, inst['code'])}"}
-    asked = await client.post(f"/api/v1/certificates/{number}/requests", headers=auth,
-                              json={"kind": "correction", "reason": "姓名录入错误", "changes": {"holder_name": "张三峰"}})  # fmt: skip
-    assert asked.status_code == 201, asked.text
-    reviewer = {"authorization": f"Bearer {await account_token(registry, 'reviewer', jurisdiction='41')}"}
-    decided = await client.post(f"/api/v1/certificates/{number}/requests/decision", headers=reviewer,
-                                json={"approve": True})  # fmt: skip
-    assert decided.status_code == 200, decided.text
+    await _correct(client, registry, inst["code"], number, "张三峰")
     await signer_service.drain(registry, actor="signer:e", signer=signer)  # a signer without the key
     new_path = await _path(registry, number)
     assert new_path != first_path
@@ -147,13 +143,7 @@ async def test_a_correction_by_the_keyed_signer_is_queued_and_remade(
     batch = await registry.import_batch(inst["code"], csv_bytes([row]), "e.csv", actor="t", max_bytes=MB)
     await approve(registry, batch.batch_id)
     await _drain_all(registry, signer, documents)
-    auth = {"authorization": f"Bearer {await institution_token(registry, inst['code'])}"}
-    await client.post(f"/api/v1/certificates/{number}/requests", headers=auth,
-                      json={"kind": "correction", "reason": "姓名录入错误", "changes": {"holder_name": "李思"}})  # fmt: skip
-    reviewer = {"authorization": f"Bearer {await account_token(registry, 'reviewer', jurisdiction='41')}"}
-    await client.post(
-        f"/api/v1/certificates/{number}/requests/decision", headers=reviewer, json={"approve": True}
-    )
+    await _correct(client, registry, inst["code"], number, "李思")
     done = await _drain_all(registry, signer, documents)
     assert any(d.get("number") == number and d.get("version") == 2 for d in done)
     remade = await _served(client, status_view, await _path(registry, number))

@@ -6,14 +6,13 @@ from __future__ import annotations
 
 import io
 import os
-import zipfile
 
 import asyncpg
 import httpx
 from PIL import Image
 
 from tests.conftest import InstitutionFactory
-from tests.factories import Row, csv_bytes, holder_id, number_of
+from tests.factories import Row, csv_bytes, holder_id, jpeg, number_of, zip_of
 from tests.workflow import account_token, institution_token, publish_batch
 from verify.crypto.signing import Signer
 from verify.services.registry import Registry
@@ -21,20 +20,10 @@ from verify.services.registry import Registry
 MB = 1 << 20
 
 
-def _jpeg(noise: bool = False) -> bytes:
+def _noise_jpeg() -> bytes:
+    """Incompressible: an archive far over the 4 KB limit of ordinary request bodies."""
     out = io.BytesIO()
-    if noise:  # incompressible: an archive far over the 4 KB limit of ordinary request bodies
-        Image.frombytes("RGB", (700, 980), os.urandom(700 * 980 * 3)).save(out, format="JPEG", quality=95)
-    else:
-        Image.new("RGB", (300, 420), (10, 120, 30)).save(out, format="JPEG")
-    return out.getvalue()
-
-
-def _zip(entries: dict[str, bytes]) -> bytes:
-    out = io.BytesIO()
-    with zipfile.ZipFile(out, "w", compression=zipfile.ZIP_STORED) as z:
-        for name, data in entries.items():
-            z.writestr(name, data)
+    Image.frombytes("RGB", (700, 980), os.urandom(700 * 980 * 3)).save(out, format="JPEG", quality=95)
     return out.getvalue()
 
 
@@ -54,7 +43,7 @@ async def test_an_institution_uploads_the_photos_of_its_published_batch(
     first, second = number_of(rows[0]), number_of(rows[1])
     own = {"authorization": f"Bearer {await institution_token(registry, inst['code'])}"}
     url = f"/api/v1/batches/{done.batch_id}/photos"
-    photo = _zip({f"{first}.jpg": _jpeg()})
+    photo = zip_of({f"{first}.jpg": jpeg()})
 
     early = await client.post(url, content=photo, headers=own)
     assert early.status_code == 409 and early.json()["error"] == "invalid_transition"  # not published yet
@@ -69,7 +58,7 @@ async def test_an_institution_uploads_the_photos_of_its_published_batch(
 
     # All or none: one good photo, one listed file missing, nothing kept.
     listing = f"证件号码,照片文件\n{ids[1]},IMG_0002.JPG\n{ids[0]},IMG_0009.JPG\n".encode()
-    bad = await client.post(url, content=_zip({"list.csv": listing, "img_0002.jpg": _jpeg()}), headers=own)
+    bad = await client.post(url, content=zip_of({"list.csv": listing, "img_0002.jpg": jpeg()}), headers=own)
     assert bad.status_code == 400, bad.text
     assert {p["code"] for p in bad.json()["problems"]} == {"photo_list_missing_file"}
     assert (
@@ -78,8 +67,8 @@ async def test_an_institution_uploads_the_photos_of_its_published_batch(
     )
 
     # A multipart upload larger than an ordinary body, the batch file itself as the photo list.
-    archive = _zip({"img_0001.jpg": _jpeg(noise=True), "批次.csv": batch_file,
-                    "img_0002.jpg": _jpeg()})  # fmt: skip
+    archive = zip_of({"img_0001.jpg": _noise_jpeg(), "批次.csv": batch_file,
+                    "img_0002.jpg": jpeg()})  # fmt: skip
     assert len(archive) > 64 * 1024
     ok = await client.post(url, files={"file": ("photos.zip", archive, "application/zip")}, headers=own)
     assert ok.status_code == 200, ok.text

@@ -122,10 +122,6 @@ async def take_electronic(conn: Executor, limit: int) -> list[str]:
     return sorted(r["number"] for r in rows)
 
 
-async def electronic_queued(conn: Executor) -> int:
-    return int(await conn.fetchval("SELECT count(*) FROM electronic_queue WHERE taken_at IS NULL"))
-
-
 async def id_index_numbers(conn: Executor, batch_public_id: str) -> dict[bytes, str]:
     """The batch's certificates by the blind index of their holder's ID (photos named by ID)."""
     rows = await conn.fetch(

@@ -25,6 +25,7 @@ are identical, so every record has exactly one payload (and one URL) for a given
 from __future__ import annotations
 
 import base64
+import hashlib
 import re
 import unicodedata
 from dataclasses import dataclass
@@ -482,6 +483,11 @@ def qr_url(base_url: str, payload: bytes) -> str:
     if not base.isascii() or not _BASE_URL_RE.fullmatch(base):
         raise ValueError("base_url must be http(s)://host[:port][/path] using letters, digits, '.', '-'")
     return f"{base}/C/{to_text(payload)}"
+
+
+def digest(payload: bytes) -> str:
+    """SHA-256 (hex) of a signed payload: which version of a certificate a stored copy was made for."""
+    return hashlib.sha256(payload).hexdigest()
 
 
 def payload_from_path(path_segment: str) -> bytes:

@@ -12,6 +12,7 @@ masking rule of the public answers (docs/DECISIONS.md D60).
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 from datetime import date
 from typing import Final
@@ -92,6 +93,12 @@ class Printed:
     # SHA-256 (hex) of the signed QR payload the page shows: binds a stored electronic copy to one
     # version of the certificate, so a corrected certificate's QR never serves the old copy.
     payload_sha256: str = ""
+
+    @property
+    def photo_sha256(self) -> str | None:
+        """SHA-256 (hex) of the photo on the page, None without one: named in the signed PDF's
+        subject and stored beside the electronic copy."""
+        return hashlib.sha256(self.photo).hexdigest() if self.photo else None
 
 
 def level_text(level: int | None) -> str:

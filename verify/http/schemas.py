@@ -20,6 +20,12 @@ from verify.domain.institution import (
 
 Schema = dict[str, Any]
 
+
+def file_field(description: str) -> Schema:
+    """A multipart form's file part."""
+    return {"type": "string", "format": "binary", "description": description}
+
+
 STRING: Schema = {"type": "string"}
 NULLABLE_STRING: Schema = {"type": ["string", "null"]}
 DATE: Schema = {"type": "string", "format": "date"}
@@ -120,16 +126,8 @@ UPLOAD_FORM: Schema = {
     "type": "object",
     "required": ["file"],
     "properties": {
-        "file": {
-            "type": "string",
-            "format": "binary",
-            "description": "CSV or XLSX batch (docs/BATCH-TEMPLATE.md)",
-        },
-        "roster": {
-            "type": "string",
-            "format": "binary",
-            "description": "the candidate roster filed in advance",
-        },
+        "file": file_field("CSV or XLSX batch (docs/BATCH-TEMPLATE.md)"),
+        "roster": file_field("the candidate roster filed in advance"),
         "plan_ref": STRING,
         "plan_filed_on": DATE,
         "assessed_on": DATE,
@@ -140,12 +138,10 @@ PHOTO_FORM: Schema = {
     "type": "object",
     "required": ["file"],
     "properties": {
-        "file": {
-            "type": "string",
-            "format": "binary",
-            "description": "ZIP of JPEG/PNG photos named by certificate or ID number, or with a photo list "
-            "(docs/CERTIFICATES.md); the raw ZIP as the body works too",
-        },
+        "file": file_field(
+            "ZIP of JPEG/PNG photos named by certificate or ID number, or with a photo list "
+            "(docs/CERTIFICATES.md); the raw ZIP as the body works too"
+        ),
     },
 }
 PHOTOS_RESULT: Schema = {

@@ -16,6 +16,7 @@ from starlette.responses import Response
 from verify.config import Settings
 from verify.domain import errors
 from verify.domain.accounts import Action
+from verify.http import schemas as S
 from verify.http.errors import JSON
 from verify.http.routes import Endpoint, principal_of, registry, request_id
 from verify.services.batch_verification import BatchAnswer, spreadsheet
@@ -34,18 +35,14 @@ _UPLOAD_FORM: dict[str, Any] = {
     "type": "object",
     "required": ["file"],
     "properties": {
-        "file": {
-            "type": "string",
-            "format": "binary",
-            "description": "CSV, XLSX or JSON (docs/VERIFY-BATCH.md)",
-        },
+        "file": S.file_field("CSV, XLSX or JSON (docs/VERIFY-BATCH.md)"),
     },
 }
 _RECHECK_FORM: dict[str, Any] = {
     "type": "object",
     "required": ["file", "receipt"],
     "properties": {
-        "file": {"type": "string", "format": "binary", "description": "the file the receipt covers"},
+        "file": S.file_field("the file the receipt covers"),
         "receipt": {"type": "string", "description": "the receipt JSON (docs/RECEIPT-FORMAT.md)"},
     },
 }

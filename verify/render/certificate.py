@@ -8,7 +8,6 @@ module a whole number of pixels when ``dpi`` is 300 (or a divisor-friendly phone
 
 from __future__ import annotations
 
-import hashlib
 import io
 import math
 
@@ -211,8 +210,7 @@ def render(printed: Printed, fmt: str, *, dpi: int = PRINT_DPI) -> bytes:
     FileNotFoundError when a font is missing."""
     page = layout(printed, printed.photo)
     if fmt == "pdf":
-        photo = hashlib.sha256(printed.photo).hexdigest() if printed.photo else "none"
-        subject = f"{printed.number}; photo sha256 {photo}"
+        subject = f"{printed.number}; photo sha256 {printed.photo_sha256 or 'none'}"
         return render_pdf(page, title=f"{printed.title_zh} {printed.number}", subject=subject)
     if fmt == "png":
         return render_png(page, dpi=dpi)

@@ -8,7 +8,6 @@ data and is audited before it is returned (rule 60); public copies print it mask
 from __future__ import annotations
 
 import asyncio
-import hashlib
 from collections.abc import Awaitable, Callable
 from datetime import date
 
@@ -83,7 +82,7 @@ class Printing:
                 cert, issuer=row.published.issuer.name, parent_issuer=row.parent_name, id_number=id_number,
                 qr_url=payload.qr_url(public_url, row.payload), certificate_site=channels.certificate_site,
                 institution_site=channels.institution_site, province_site=channels.province_site,
-                photo=photos.get(cert.number), payload_sha256=hashlib.sha256(row.payload).hexdigest(),
+                photo=photos.get(cert.number), payload_sha256=payload.digest(row.payload),
             ))  # fmt: skip
         return pages
 
@@ -170,14 +169,13 @@ class Printing:
     async def store_electronic(self, page: Printed, pdf: bytes) -> None:
         """Keep a signed electronic certificate of ``page`` for the web workers to serve on the QR's
         path of the version it shows."""
-        photo = hashlib.sha256(page.photo).hexdigest() if page.photo else None
         async with self.pool.acquire() as conn:
-            await prints.put_electronic(conn, page.number, pdf, photo, page.payload_sha256)
+            await prints.put_electronic(conn, page.number, pdf, page.photo_sha256, page.payload_sha256)
 
     async def electronic_certificate(self, number: str, payload_bytes: bytes) -> bytes | None:
         """The stored electronic certificate made for this signed payload, if any."""
         async with self.pool.acquire() as conn:
-            return await prints.electronic(conn, number, hashlib.sha256(payload_bytes).hexdigest())
+            return await prints.electronic(conn, number, payload.digest(payload_bytes))
 
     async def queue_electronic_batch(self, batch_public_id: str) -> int:
         """Queue a batch's certificates for their electronic certificates; returns how many."""
@@ -211,8 +209,7 @@ class Printing:
                 if pdf is None:
                     failed.append((page.number, why))
                     continue
-                photo = hashlib.sha256(page.photo).hexdigest() if page.photo else None
-                await prints.put_electronic(conn, page.number, pdf, photo, page.payload_sha256)
+                await prints.put_electronic(conn, page.number, pdf, page.photo_sha256, page.payload_sha256)
         return len(made) - len(failed), failed
 
     async def print_run_part(
