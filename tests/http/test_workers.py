@@ -4,12 +4,13 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import subprocess
 import sys
 import time
 from collections.abc import AsyncIterator
-from datetime import UTC, date, datetime
+from datetime import date
 from pathlib import Path
 
 import asyncpg
@@ -81,9 +82,10 @@ async def test_revocation_reaches_every_worker_within_one_second(
     await publish_batch(registry, result.batch_id, signer=signer, actor="t")
     data = await signatures.qr_payload(pool, number_of(row))
     assert data is not None
-    url = f"{server}/api/v1/verify/{payload.to_text(data)}"
-    async with httpx.AsyncClient(limits=httpx.Limits(max_keepalive_connections=0)) as c:
-        assert (await c.get(url)).json()["outcome"] in ("valid", "forged")  # warm both paths
+    path = f"/api/v1/verify/{payload.to_text(data)}"
+    async with _client_per_worker(server) as clients:
+        for c in clients.values():  # warm each worker's verification path (and any cache on it)
+            assert (await c.get(path)).json()["outcome"] == "valid"
         await registry.certificate_event(
             CertificateEvent(
                 number_of(row),
@@ -95,26 +97,41 @@ async def test_revocation_reaches_every_worker_within_one_second(
             ),
             actor="t",
         )
-        # Taken after the commit returns: a reload that started before it (a periodic one) may have
-        # missed the event, so only loads started later count as fresh.
-        committed = datetime.now(UTC)
-        # Each worker reports when its view's load began (``as_of``, taken before its reads): a load
-        # that began after the commit holds the event. Both workers must have begun one within 1 s
-        # of it. Which worker answers a probe is the kernel's choice, so the probes go on until
-        # both have been seen (the next periodic reload is 30 s away, so the first fresh ``as_of``
-        # seen of a worker is the one the notification caused).
-        fresh: dict[int, datetime] = {}
-        deadline = time.monotonic() + 10.0
-        while len(fresh) < 2 and time.monotonic() < deadline:
-            r = (await c.get(f"{server}/healthz")).json()["status_view"]
-            as_of = datetime.fromisoformat(r["as_of"])
-            if as_of >= committed:
-                fresh.setdefault(r["worker"], as_of)
-        assert len(fresh) == 2, f"workers seen with a fresh view: {sorted(fresh)}"
-        late = {w: (t - committed).total_seconds() for w, t in fresh.items()}
-        assert max(late.values()) <= 1.0, f"seconds from the commit to each worker's reload: {late}"
-        answers = {(await c.get(url)).json()["outcome"] for _ in range(20)}
-        assert answers == {"revoked"}
+        # Timed from after the commit returned, so each figure is at most the real delay. Each
+        # worker is asked over its own kept-alive connection: which worker a new connection reaches
+        # is the kernel's choice, and one worker can take every new connection for seconds.
+        committed = time.monotonic()
+        late: dict[int, float] = {}
+        while len(late) < 2 and time.monotonic() - committed < 10.0:
+            for pid, c in clients.items():
+                if pid not in late and (await c.get(path)).json()["outcome"] == "revoked":
+                    late[pid] = time.monotonic() - committed
+            await asyncio.sleep(0.02)
+        assert len(late) == 2, f"workers answering revoked within 10 s: {late}"
+        assert max(late.values()) <= 1.0, f"seconds from the commit to each worker's revoked: {late}"
+        for pid, c in clients.items():  # and it stays so on that worker
+            assert (await c.get("/healthz")).json()["status_view"]["worker"] == pid
+            assert {(await c.get(path)).json()["outcome"] for _ in range(10)} == {"revoked"}
+
+
+@contextlib.asynccontextmanager
+async def _client_per_worker(server: str) -> AsyncIterator[dict[int, httpx.AsyncClient]]:
+    """One client per worker, each on one kept-alive connection, so that it talks to that worker only."""
+    clients: dict[int, httpx.AsyncClient] = {}
+    deadline = time.monotonic() + 30
+    try:
+        while len(clients) < 2:
+            assert time.monotonic() < deadline, "could not reach both workers"
+            c = httpx.AsyncClient(base_url=server, limits=httpx.Limits(max_connections=1))
+            pid = (await c.get("/healthz")).json()["status_view"]["worker"]
+            if pid in clients:
+                await c.aclose()
+                continue
+            clients[pid] = c
+        yield clients
+    finally:
+        for c in clients.values():
+            await c.aclose()
 
 
 # ---------------------------------------------------------------- the throttle across workers (rule 57)
@@ -195,18 +212,7 @@ async def test_rule_59_a_disabled_account_is_refused_by_every_worker_on_its_next
     inst = await make_institution()
     token = await institution_token(registry, inst["code"])
     auth = {"authorization": f"Bearer {token}"}
-    # One kept-alive connection per worker: each client below talks to one worker only.
-    clients: dict[int, httpx.AsyncClient] = {}
-    deadline = time.monotonic() + 30
-    try:
-        while len(clients) < 2:
-            assert time.monotonic() < deadline, "could not reach both workers"
-            c = httpx.AsyncClient(base_url=server, limits=httpx.Limits(max_connections=1))
-            pid = (await c.get("/healthz")).json()["status_view"]["worker"]
-            if pid in clients:
-                await c.aclose()
-                continue
-            clients[pid] = c
+    async with _client_per_worker(server) as clients:
         for c in clients.values():
             assert (await c.get("/api/v1/me", headers=auth)).status_code == 200
         login = (await next(iter(clients.values())).get("/api/v1/me", headers=auth)).json()["login"]
@@ -215,6 +221,3 @@ async def test_rule_59_a_disabled_account_is_refused_by_every_worker_on_its_next
             refused = await c.get("/api/v1/me", headers=auth)
             assert (await c.get("/healthz")).json()["status_view"]["worker"] == pid  # still that worker
             assert refused.status_code == 401 and refused.json()["error"] == "credentials_revoked", pid
-    finally:
-        for c in clients.values():
-            await c.aclose()
