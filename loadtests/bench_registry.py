@@ -44,7 +44,7 @@ from verify.domain.institution import Scope
 from verify.domain.throttle import ThrottlePolicy
 from verify.http.app import create_app
 from verify.services import seed
-from verify.services.imports import shutdown_checkers
+from verify.services.checkers import shutdown_checkers
 from verify.services.registry import Registry
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -26,7 +26,7 @@ from verify.db.cluster import EmbeddedCluster
 from verify.db.roles import APP_ROLE
 from verify.domain.institution import Scope
 from verify.http.app import create_app
-from verify.services.imports import shutdown_checkers
+from verify.services.checkers import shutdown_checkers
 from verify.services.keyring import Keyring
 from verify.services.registry import Registry
 from verify.services.status_view import StatusView

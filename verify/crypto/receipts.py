@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Final, TypeGuard
 
+import orjson
 from nacl.signing import SigningKey
 
 from verify.crypto.signing import kid_of, public_jwk, verify_signature
@@ -129,10 +130,13 @@ def canonical(obj: Any) -> bytes:
     a string holding a lone surrogate, which UTF-8 cannot encode.
     """
     plain = _plain(obj, 0)
-    text = json.dumps(plain, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+    # orjson writes the bytes of json.dumps(sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    # in a quarter of the time (every batch row is a Merkle leaf); test_canonical_is_the_documented_json
+    # checks the two agree. ``_plain`` has already refused what orjson would accept and canonical
+    # JSON must not (floats, integers past 2^53, too deep).
     try:
-        return text.encode("utf-8")
-    except UnicodeEncodeError:
+        return orjson.dumps(plain, option=orjson.OPT_SORT_KEYS)
+    except orjson.JSONEncodeError:  # the one thing _plain lets through: a lone surrogate
         raise InvalidInput("字符串含有孤立代理项", "A string holds a lone surrogate") from None
 
 

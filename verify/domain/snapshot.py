@@ -43,6 +43,11 @@ class Snapshot:
     loaded_at: float = field(compare=False)  # time.monotonic() of the load, for freshness checks
     # Corrected certificates' current versions (rule 43): a QR of an earlier version is superseded.
     current: dict[str, CurrentVersion] = field(default_factory=dict)
+    # ``as_of.isoformat()``, which every answer carries: formatted once, not once a row.
+    as_of_text: str = field(init=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "as_of_text", self.as_of.isoformat())
 
 
 def build_snapshot(

@@ -8,7 +8,7 @@ Pure: the caller passes the payload, a status snapshot and the signature-check f
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -16,7 +16,7 @@ from verify.domain import corrections, payload
 from verify.domain.certificate import record_fields
 from verify.domain.errors import InvalidPayload
 from verify.domain.events import ACTIVE
-from verify.domain.snapshot import Snapshot
+from verify.domain.snapshot import KeyRecord, Snapshot
 from verify.domain.standing import outcome_of, standing_facts
 from verify.domain.verdicts import FORGED_REASONS, OUTCOMES
 
@@ -53,10 +53,8 @@ def verify_path(
     check_signature: Callable[[bytes, bytes, bytes], bool],
 ) -> Verification:
     """``verify_payload`` for the Base32 text of a /c/<payload> URL. Never raises."""
-    decoded = decode_segment(segment)
-    if isinstance(decoded, InvalidPayload):
-        return _malformed(decoded, snapshot)
-    return _verify_decoded(*decoded, snapshot, fresh=fresh, check_signature=check_signature)
+    keys = snapshot.keys_by_kid if snapshot is not None else None
+    return judge(authentic(decode_segment(segment), keys, check_signature), snapshot, fresh=fresh)
 
 
 # The same QR is scanned again and again (a hiring drive, a posted photo); decoding is a pure
@@ -75,14 +73,6 @@ def decode_segment(segment: str) -> tuple[payload.CertificateRecord, bytes, byte
         return exc
 
 
-def _malformed(exc: InvalidPayload, snapshot: Snapshot | None) -> Verification:
-    return Verification(
-        "forged", {"format": "failed", "signature": "not_checked", "status": "not_checked"},
-        snapshot.as_of.isoformat() if snapshot is not None else None,
-        reason="malformed", details={"format_error": exc.details.get("why")},
-    )  # fmt: skip
-
-
 def verify_payload(
     data: bytes,
     snapshot: Snapshot | None,
@@ -92,35 +82,72 @@ def verify_payload(
 ) -> Verification:
     """Decode, check the signature against every key with the kid, then read the status. Never raises."""
     try:
-        record, body, signature = payload.decode(data)
+        decoded: tuple[payload.CertificateRecord, bytes, bytes] | InvalidPayload = payload.decode(data)
     except InvalidPayload as exc:
-        return _malformed(exc, snapshot)
-    return _verify_decoded(record, body, signature, snapshot, fresh=fresh, check_signature=check_signature)
+        decoded = exc
+    keys = snapshot.keys_by_kid if snapshot is not None else None
+    return judge(authentic(decoded, keys, check_signature), snapshot, fresh=fresh)
 
 
-def _verify_decoded(
-    record: payload.CertificateRecord,
-    body: bytes,
-    signature: bytes,
-    snapshot: Snapshot | None,
-    *,
-    fresh: bool,
+@dataclass(frozen=True, slots=True)
+class Authenticity:
+    """What a payload's bytes and signature say before any status is read: the half of a
+    verification that needs only the public keys, so that a batch can run it in worker processes
+    (``verify.services.qr_worker``) and judge the status in its own.
+
+    ``check`` is "ok" (``key`` verified the signature), "not_checked" (no keys were given), or a
+    ``FORGED_REASONS`` code: malformed (``format_error`` says why), unknown_key, bad_signature,
+    key_compromised (``key`` is the compromised key)."""
+
+    check: str
+    record: payload.CertificateRecord | None = None
+    format_error: str | None = None
+    key: KeyRecord | None = None
+
+
+def authentic(
+    decoded: tuple[payload.CertificateRecord, bytes, bytes] | InvalidPayload,
+    keys_by_kid: Mapping[str, Sequence[KeyRecord]] | None,
     check_signature: Callable[[bytes, bytes, bytes], bool],
-) -> Verification:
-    as_of = snapshot.as_of.isoformat() if snapshot is not None else None
-    if snapshot is None:
-        return Verification("status_unavailable", {"format": "ok", "signature": "not_checked", "status": "unavailable"},
-                            None)  # fmt: skip
-    candidates = snapshot.keys_by_kid.get(record.kid, ())
+) -> Authenticity:
+    """The signature check of a decoded payload (``payload.decode``'s result or its error) against
+    every key with the record's kid; ``keys_by_kid`` None checks nothing. Never raises."""
+    if isinstance(decoded, InvalidPayload):
+        return Authenticity("malformed", format_error=decoded.details.get("why"))
+    record, body, signature = decoded
+    if keys_by_kid is None:
+        return Authenticity("not_checked", record)
+    candidates = keys_by_kid.get(record.kid, ())
     if not candidates:
-        return Verification("forged", {"format": "ok", "signature": "unknown_key", "status": "not_checked"}, as_of,
-                            reason="unknown_key")  # fmt: skip
+        return Authenticity("unknown_key", record)
     message = payload.signed_message(body)
     key = next((k for k in candidates if check_signature(k.public_key, message, signature)), None)
     if key is None:
-        return Verification("forged", {"format": "ok", "signature": "failed", "status": "not_checked"}, as_of,
-                            reason="bad_signature")  # fmt: skip
-    if key.status == "compromised":
+        return Authenticity("bad_signature", record)
+    return Authenticity("key_compromised" if key.status == "compromised" else "ok", record, key=key)
+
+
+def judge(a: Authenticity, snapshot: Snapshot | None, *, fresh: bool) -> Verification:
+    """The verification of an authenticity check: forged answers as they are, a genuine record's
+    outcome from the status snapshot (``fresh`` False: status_unavailable). Never raises."""
+    as_of = snapshot.as_of_text if snapshot is not None else None
+    if a.check == "malformed":
+        return Verification(
+            "forged", {"format": "failed", "signature": "not_checked", "status": "not_checked"}, as_of,
+            reason="malformed", details={"format_error": a.format_error},
+        )  # fmt: skip
+    record = a.record
+    assert record is not None
+    if snapshot is None or a.check == "not_checked":
+        return Verification("status_unavailable", {"format": "ok", "signature": "not_checked", "status": "unavailable"},
+                            as_of)  # fmt: skip
+    if a.check in ("unknown_key", "bad_signature"):
+        signature = "failed" if a.check == "bad_signature" else a.check
+        return Verification("forged", {"format": "ok", "signature": signature, "status": "not_checked"}, as_of,
+                            reason=a.check)  # fmt: skip
+    key = a.key
+    assert key is not None
+    if a.check == "key_compromised":
         return Verification(
             "forged", {"format": "ok", "signature": "key_compromised", "status": "not_checked"}, as_of,
             reason="key_compromised", details={"key": {"kid": key.kid, "compromised_since": key.status_since.isoformat()}},

@@ -135,9 +135,14 @@ def to_xlsx(results: Sequence[Result], counts: Mapping[str, int], receipt: Mappi
     sheet = wb.add_worksheet("查验结果 Results")
     header, rows = _table(results)
     sheet.write_row(0, 0, header, bold)
+    write = sheet.write_string
     for n, (r, row) in enumerate(zip(results, rows, strict=True), start=1):
-        sheet.write_row(n, 0, [_safe(c) for c in row])
-        sheet.write_string(n, 1, row[1], fills[VERDICTS[r["verdict"]].tone])
+        # Cell by cell, empty ones left out: write_row's type dispatch was a fifth of the answer's time.
+        for col, cell in enumerate(row):
+            if col == 1:
+                write(n, 1, cell, fills[VERDICTS[r["verdict"]].tone])
+            elif cell:
+                write(n, col, _safe(cell))
     summary = wb.add_worksheet("汇总 Summary")
     summary.write_row(0, 0, ("查验结果 / Verdict", "代码 / Code", "行数 / Rows"), bold)
     for n, (slug, count) in enumerate(counts.items(), start=1):

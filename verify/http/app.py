@@ -36,7 +36,7 @@ from verify.http.shedding import Shedder, ShedLimits
 from verify.http.verifier_pages import VerifierPages
 from verify.http.verify_batch_api import UPLOAD_PATHS as VERIFY_UPLOAD_PATHS
 from verify.http.verify_batch_api import VerifyBatchApi
-from verify.services.imports import shutdown_checkers
+from verify.services.checkers import shutdown_checkers
 from verify.services.registry import UNAVAILABLE_ERRORS, Registry
 from verify.services.runtime import open_read_pool
 from verify.services.status_view import StatusView

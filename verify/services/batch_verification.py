@@ -12,6 +12,7 @@ audit entry with the row count and the digests, never a name or an ID.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import hmac
 import secrets
@@ -30,7 +31,7 @@ from verify.crypto.receipts import (
     check_receipt,
     results_root,
 )
-from verify.crypto.signing import public_jwk, verify_signature
+from verify.crypto.signing import public_jwk
 from verify.db import audit, certificates
 from verify.db import receipts as receipt_rows
 from verify.db.pool import Executor, Pool, atomic
@@ -44,15 +45,21 @@ from verify.domain.events import PUBLIC_STATUS
 from verify.domain.history import event_json, events_since, status_at
 from verify.domain.holder_ids import IdType, id_type_of, validate_id
 from verify.domain.standing import outcome_of, standing_facts
-from verify.domain.verification import verify_path
+from verify.domain.verification import Verification, judge
+from verify.files.rows import gc_paused
 from verify.files.verdict_sheet import to_csv, to_xlsx
 from verify.files.verify_batch import read_verify_file
+from verify.services import qr_worker
+from verify.services.checkers import WORKERS, checker_pool
 from verify.services.status_view import StatusView
 
 # Rows read per statement: large enough that a 10,000-row file is ten round trips, small enough
 # that one statement's parameter array stays cheap to plan and send.
 CHUNK = 1_000
 DEFAULT_ROWS_PER_DAY = 50_000
+# From this many QR rows on, their signatures are checked in the checker processes: below it the
+# parts' transfer and a pool's first start cost more than they save (docs/BENCHMARKS.md).
+QR_PARALLEL_ROWS = 2_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,6 +88,7 @@ class BatchVerification:
     today: Callable[[], date]
     receipt_signer: ReceiptSigner | None
     batch_rows_per_day: int
+    qr_parallel_rows: int
 
     _read_published: Callable[[Callable[[Executor], Awaitable[list[Published]]]], Awaitable[list[Published]]]
 
@@ -99,12 +107,17 @@ class BatchVerification:
         and what the database raises (nothing is answered then: the file can be sent again)."""
         signer = self._receipt_signer()
         await self._charge(by, len(rows))
-        results = await self._answer(rows, view or self.status_view)
+        # Answering builds some 30 objects a row, none in a cycle: the cyclic collector would rescan
+        # the worker's whole heap (its status view included) many times over for nothing, which cost
+        # a fifth of a 10,000-row batch (docs/BENCHMARKS.md).
+        with gc_paused():
+            results = await self._answer(rows, view or self.status_view)
+            root = results_root(results)
         counts = bv.counts(results)
         fields = ReceiptFields(
             receipt_id=secrets.token_hex(16), issued_at=_utc_now(), account=by.login,
             service_version=__version__, request_sha256=request_sha256, rows=len(results),
-            results_root=results_root(results), counts=counts,
+            results_root=root, counts=counts,
         )  # fmt: skip
         receipt = signer.sign(fields)
         async with atomic(self.pool) as conn:  # the receipt is kept exactly when it is audited
@@ -244,10 +257,11 @@ class BatchVerification:
         results: list[dict[str, Any] | None] = [None] * len(rows)
         by_number: list[_Pending] = []
         by_id: list[_Pending] = []
+        by_qr: list[int] = []
         today = self.today()
         for i, row in enumerate(rows):
             if row.kind == bv.KIND_QR:
-                results[i] = self._qr_row(row, view)
+                by_qr.append(i)
             elif row.kind == bv.KIND_NUMBER:
                 # A stored number passed every check at import, so the checks run only for a number
                 # the read does not find (``_unknown_number``): most rows of a real file skip them.
@@ -269,6 +283,7 @@ class BatchVerification:
                 results[i] = bv.row_result(row, "malformed", problems=[_problem(
                     "nothing_to_verify", "该行没有二维码内容、证书编号或证件号码",
                     "the row has no QR content, certificate number or ID number")])  # fmt: skip
+        await self._qr_rows(rows, by_qr, view, results)
         await self._read_rows(
             rows, by_number, certificates.BY_NUMBERS, results, lambda p: p.certificate.number,
             lambda row: _unknown_number(row, today),
@@ -279,21 +294,39 @@ class BatchVerification:
         assert all(r is not None for r in results)
         return [r for r in results if r is not None]
 
-    def _qr_row(self, row: bv.InputRow, view: StatusView | None) -> dict[str, Any]:
-        segment = bv.qr_segment(row.qr) or "!"  # not Base32: answered as a malformed QR (forged)
-        v = verify_path(
-            segment.upper(), view.snapshot if view else None, fresh=bool(view and view.fresh()),
-            check_signature=verify_signature,
-        )  # fmt: skip
-        facts = dict(v.details)
-        if v.reason:
-            facts["reason"] = v.reason
-        verdict, differences = v.outcome, []
-        if v.certificate is not None and row.claims:
-            differences = bv.claim_differences(row.claims, v.certificate)
-            if differences and verdict == "valid":
-                verdict = "claim_mismatch"
-        return bv.row_result(row, verdict, certificate=v.certificate, facts=facts, differences=differences)
+    async def _qr_rows(
+        self, rows: Sequence[bv.InputRow], indexes: list[int], view: StatusView | None,
+        results: list[dict[str, Any] | None],
+    ) -> None:  # fmt: skip
+        """Answer the QR rows like scans, against one snapshot of the status view. From
+        ``qr_parallel_rows`` rows on, the decoding and signature checks run in the checker processes
+        (``qr_worker``, a part each) while this process judges the parts already back."""
+        snapshot = view.snapshot if view is not None else None
+        fresh = view is not None and view.fresh()
+        keys = snapshot.keys_by_kid if snapshot is not None else None
+        # Not Base32 ("!"): answered as a malformed QR (forged).
+        segments = [(bv.qr_segment(rows[i].qr) or "!").upper() for i in indexes]
+        if keys is None or len(indexes) < self.qr_parallel_rows:
+            for i, segment in zip(indexes, segments, strict=True):
+                results[i] = _qr_row(
+                    rows[i], judge(qr_worker.authenticate(segment, keys), snapshot, fresh=fresh)
+                )
+            return
+        loop = asyncio.get_running_loop()
+        executor = checker_pool()
+        size = max(100, -(-len(segments) // (16 * WORKERS)))
+        parts = [
+            (offset, loop.run_in_executor(executor, qr_worker.authenticate_part, segments[offset : offset + size], keys))
+            for offset in range(0, len(segments), size)
+        ]  # fmt: skip
+        try:
+            for offset, future in parts:
+                for j, shipped in enumerate(await future, start=offset):
+                    a = qr_worker.unship(shipped, keys)
+                    results[indexes[j]] = _qr_row(rows[indexes[j]], judge(a, snapshot, fresh=fresh))
+        finally:
+            for _, future in parts:
+                future.cancel()
 
     async def _read_rows(
         self,
@@ -321,6 +354,18 @@ class BatchVerification:
                 ]  # fmt: skip
                 known = item.key in by_key
                 results[item.index] = (None if known else unknown(row)) or _lookup_row(row, matched)
+
+
+def _qr_row(row: bv.InputRow, v: Verification) -> dict[str, Any]:
+    facts = dict(v.details)
+    if v.reason:
+        facts["reason"] = v.reason
+    verdict, differences = v.outcome, []
+    if v.certificate is not None and row.claims:
+        differences = bv.claim_differences(row.claims, v.certificate)
+        if differences and verdict == "valid":
+            verdict = "claim_mismatch"
+    return bv.row_result(row, verdict, certificate=v.certificate, facts=facts, differences=differences)
 
 
 def _unknown_number(row: bv.InputRow, today: date) -> dict[str, Any] | None:
@@ -383,7 +428,8 @@ def spreadsheet(answer: BatchAnswer, fmt: str) -> bytes:
     """The answer as a ``csv`` or ``xlsx`` file (``verify.files.verdict_sheet``)."""
     if fmt == "csv":
         return to_csv(answer.results)
-    return to_xlsx(answer.results, answer.counts, answer.receipt)
+    with gc_paused():  # XlsxWriter makes an object a cell, none in a cycle: ~10 % of its time (BENCHMARKS)
+        return to_xlsx(answer.results, answer.counts, answer.receipt)
 
 
 def check_offline(

@@ -6,11 +6,7 @@ A mixin of ``verify.services.registry.Registry``.
 from __future__ import annotations
 
 import asyncio
-import concurrent.futures
-import multiprocessing
-import os
 import secrets
-import sys
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, replace
 from datetime import date
@@ -31,6 +27,7 @@ from verify.domain.institution import ACTIVE, STATUS_LABELS, ScopeIndex, status_
 from verify.files.batchfile import read_batch_file
 from verify.files.roster import read_roster
 from verify.services.bans import batch_ban_warnings
+from verify.services.checkers import WORKERS, checker_pool
 from verify.services.import_worker import check_part, compact, encoded, unsealed
 
 
@@ -220,8 +217,8 @@ class BatchImports:
             yield encoded(check_rows(rows, ctx, cross_row=False), institution.id, batch_id)
             return
         loop = asyncio.get_running_loop()
-        executor = _checker_pool()
-        size = max(self.parallel_min_rows // 2, -(-len(rows) // (4 * _WORKERS)))
+        executor = checker_pool()
+        size = max(self.parallel_min_rows // 2, -(-len(rows) // (4 * WORKERS)))
         keys = self.id_keys
         futures = [
             loop.run_in_executor(
@@ -252,39 +249,6 @@ class BatchImports:
 
 class _RollBack(Exception):
     """Leaves the import transaction so that nothing of a rejected batch is kept."""
-
-
-_POOL: concurrent.futures.ProcessPoolExecutor | None = None
-_WORKERS = max(1, os.cpu_count() or 1)
-
-
-def _checker_pool() -> concurrent.futures.ProcessPoolExecutor:
-    """One pool of row checkers per process, started on first use ("forkserver": the web process
-    may run threads, and a fork of a threaded process is unsafe)."""
-    global _POOL
-    if _POOL is None:
-        context = multiprocessing.get_context("forkserver" if sys.platform != "win32" else "spawn")
-        _POOL = concurrent.futures.ProcessPoolExecutor(max_workers=_WORKERS, mp_context=context)
-    return _POOL
-
-
-def shutdown_checkers(*, wait: bool = True) -> None:
-    """Stop the row-checker processes, if any were started (at app or command exit). ``wait=False``
-    (an interrupt) kills checks in progress instead of letting them finish."""
-    global _POOL
-    if _POOL is not None:
-        pool, _POOL = _POOL, None
-        if wait:
-            pool.shutdown(wait=True, cancel_futures=True)
-            return
-        # The executor has no public way to stop a running task; its worker processes do. Joining
-        # the executor after that can deadlock on some 3.11 releases, so only the processes are joined.
-        processes = list(getattr(pool, "_processes", {}).values())
-        pool.shutdown(wait=False, cancel_futures=True)
-        for process in processes:
-            process.terminate()
-        for process in processes:
-            process.join(timeout=5)
 
 
 def _rejected(problems: list[Problem], total: int, bad_rows: int) -> BatchRejected:

@@ -20,7 +20,7 @@ from verify.domain.clock import today_cst
 from verify.domain.throttle import ThrottlePolicy
 from verify.services.accounts import Accounts
 from verify.services.bans import CandidateBans
-from verify.services.batch_verification import DEFAULT_ROWS_PER_DAY, BatchVerification
+from verify.services.batch_verification import DEFAULT_ROWS_PER_DAY, QR_PARALLEL_ROWS, BatchVerification
 from verify.services.corrections import Corrections
 from verify.services.decisions import Decisions
 from verify.services.imports import BatchImports
@@ -55,6 +55,7 @@ class Registry(BatchImports, Lookups, Decisions, Corrections, Publication, Insti
         token_lifetime: timedelta = timedelta(days=90),
         receipt_signer: ReceiptSigner | None = None,
         batch_rows_per_day: int = DEFAULT_ROWS_PER_DAY,
+        qr_parallel_rows: int = QR_PARALLEL_ROWS,
     ) -> None:
         self.pool = pool
         # The certificate reads of public lookups; a read replica's pool when one is configured
@@ -93,6 +94,7 @@ class Registry(BatchImports, Lookups, Decisions, Corrections, Publication, Insti
         self.receipt_signer = receipt_signer
         self.batch_rows_per_day = batch_rows_per_day
         self.parallel_min_rows = parallel_min_rows
+        self.qr_parallel_rows = qr_parallel_rows
 
     async def database_reachable(self) -> bool:
         """Whether a fresh connection to the database answers (False without a DSN to try)."""
