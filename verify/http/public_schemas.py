@@ -115,7 +115,7 @@ VERIFICATION: Schema = {  # verify.domain.verification.Verification.to_json
             "properties": {"code": {"enum": list(FORGED_REASONS)}, "zh": STRING, "en": STRING},
         },
         "certificate": SCANNED_CERTIFICATE,
-        # The outcome's details (verify.domain.verification._verify_decoded), at the top level.
+        # The outcome's details (verify.domain.verification.judge), at the top level.
         "format_error": NULLABLE_STRING,
         "key": {
             "type": "object",
