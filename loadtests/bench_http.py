@@ -147,7 +147,10 @@ def ensure_data(
     database, ``certs`` signed certificates, a ``sample_size``-line sample file under ``state``).
     Shared with loadtests.scale, which seeds two databases of its own."""
     settings = Settings.from_env({"VERIFY_HOME": str(ROOT / "var")})
-    dsn, _ = runtime.ensure_database(settings, database)
+    runtime.ensure_database(settings, database)
+    # The schema owner's URL: a fresh database must be migrated by its owner (D37), and the service
+    # and the peers then read it with the same role, so that they differ only in their code.
+    dsn = runtime.migration_dsn(settings, database)
     sample_file, meta_file = state / "sample.jsonl", state / "seeded.json"
     meta = json.loads(meta_file.read_text()) if meta_file.exists() else {}
     if (
