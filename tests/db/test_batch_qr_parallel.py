@@ -4,8 +4,11 @@ an unknown key; and what a worker ships back (a tuple) stands for the same check
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
+from concurrent.futures.process import BrokenProcessPool
 from datetime import UTC, date, datetime
+from typing import Any
 
 import asyncpg
 import pytest
@@ -17,11 +20,11 @@ from tests.workflow import account_token, publish_batch
 from verify.crypto.signing import Signer
 from verify.db import signatures
 from verify.domain import payload
-from verify.domain.batch_verification import input_row
+from verify.domain.batch_verification import InputRow, input_row
 from verify.domain.events import CertificateEvent
 from verify.domain.snapshot import KeyRecord
 from verify.domain.verification import Authenticity
-from verify.services import qr_worker
+from verify.services import batch_verification, checkers, qr_worker
 from verify.services.registry import Registry
 from verify.services.status_view import StatusView
 
@@ -35,10 +38,12 @@ def _foreign(data: bytes) -> bytes:
     return payload.assemble(body, SigningKey.generate().sign(payload.signed_message(body)).signature)
 
 
-async def test_checker_processes_answer_qr_rows_as_this_process_does(
+async def _rows(
     registry: Registry, pool: asyncpg.Pool, make_institution: InstitutionFactory, signer: Signer,
-    status_view: StatusView, monkeypatch: pytest.MonkeyPatch,
-) -> None:  # fmt: skip
+    status_view: StatusView,
+) -> list[InputRow]:  # fmt: skip
+    """210 QR rows of every kind: valid, revoked, a claim mismatch, tampered, truncated, not Base32,
+    an unknown key."""
     inst = await make_institution()
     people = [Row(inst["code"], serial=i) for i in range(1, 5)]
     result = await registry.import_batch(inst["code"], csv_bytes(people), "q.csv", actor="t", max_bytes=MB)
@@ -62,7 +67,14 @@ async def test_checker_processes_answer_qr_rows_as_this_process_does(
         {"qr": "https://verify.example.cn/C/not-base32!"},
         {"qr": payload.to_text(_foreign(payload.from_text(texts[0])))},
     ]
-    rows = [input_row(i + 2, c, {"工号": f"E{i}"}) for i, c in enumerate(cells * 30)]
+    return [input_row(i + 2, c, {"工号": f"E{i}"}) for i, c in enumerate(cells * 30)]
+
+
+async def test_checker_processes_answer_qr_rows_as_this_process_does(
+    registry: Registry, pool: asyncpg.Pool, make_institution: InstitutionFactory, signer: Signer,
+    status_view: StatusView, monkeypatch: pytest.MonkeyPatch,
+) -> None:  # fmt: skip
+    rows = await _rows(registry, pool, make_institution, signer, status_view)
     by = await registry.principal_for_token(await account_token(registry, "verifier"))
 
     monkeypatch.setattr(registry, "qr_parallel_rows", len(rows) + 1)
@@ -81,6 +93,42 @@ async def test_checker_processes_answer_qr_rows_as_this_process_does(
     ]
     assert parallel.results == inline.results
     assert parallel.receipt["results_root"] == inline.receipt["results_root"]
+
+
+async def test_a_checker_process_that_dies_costs_the_batch_nothing(
+    registry: Registry, pool: asyncpg.Pool, make_institution: InstitutionFactory, signer: Signer,
+    status_view: StatusView, monkeypatch: pytest.MonkeyPatch,
+) -> None:  # fmt: skip
+    rows = await _rows(registry, pool, make_institution, signer, status_view)
+    by = await registry.principal_for_token(await account_token(registry, "verifier"))
+    monkeypatch.setattr(registry, "qr_parallel_rows", len(rows) + 1)
+    inline = await registry.verify_batch(rows, request_sha256="0" * 64, by=by, view=status_view)
+    monkeypatch.setattr(registry, "qr_parallel_rows", 1)
+    broken = checkers.checker_pool()
+    broken.submit(int).result()  # the checker processes are up
+    for process in list(broken._processes.values()):  # what the kernel's OOM killer would do
+        process.kill()
+        process.join()
+    answer = await registry.verify_batch(rows, request_sha256="0" * 64, by=by, view=status_view)
+    assert answer.results == inline.results
+    # and the next batch gets a pool that works again
+    again = checkers.checker_pool()
+    assert again is not broken and again.submit(int).result() == 0
+
+    # A checker that dies while the batch is out: its parts are checked in this process instead.
+    real, sent = batch_verification._in_pool, []
+
+    def dying(*args: Any) -> asyncio.Future[list[qr_worker.Shipped]]:
+        sent.append(args)
+        if len(sent) % 2:
+            return real(*args)
+        lost: asyncio.Future[list[qr_worker.Shipped]] = asyncio.get_running_loop().create_future()
+        lost.set_exception(BrokenProcessPool("a checker process died"))
+        return lost
+
+    monkeypatch.setattr(batch_verification, "_in_pool", dying)
+    answer = await registry.verify_batch(rows, request_sha256="0" * 64, by=by, view=status_view)
+    assert len(sent) >= 2 and answer.results == inline.results
 
 
 def test_what_a_worker_ships_stands_for_the_same_check() -> None:

@@ -15,8 +15,11 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import hmac
+import logging
 import secrets
 from collections.abc import Awaitable, Callable, Mapping, Sequence
+from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
@@ -52,6 +55,8 @@ from verify.files.verify_batch import read_verify_file
 from verify.services import qr_worker
 from verify.services.checkers import WORKERS, checker_pool
 from verify.services.status_view import StatusView
+
+log = logging.getLogger("verify.batch")
 
 # Rows read per statement: large enough that a 10,000-row file is ten round trips, small enough
 # that one statement's parameter array stays cheap to plan and send.
@@ -316,13 +321,17 @@ class BatchVerification:
         executor = checker_pool()
         size = max(100, -(-len(segments) // (16 * WORKERS)))
         parts = [
-            (offset, loop.run_in_executor(executor, qr_worker.authenticate_part, segments[offset : offset + size], keys))
+            (offset, _in_pool(loop, executor, segments[offset : offset + size], keys))
             for offset in range(0, len(segments), size)
-        ]  # fmt: skip
+        ]
         try:
             for offset, future in parts:
-                for j, shipped in enumerate(await future, start=offset):
-                    a = qr_worker.unship(shipped, keys)
+                try:
+                    checked = [qr_worker.unship(shipped, keys) for shipped in await future]
+                except BrokenProcessPool:  # a checker died (killed, out of memory): this part here
+                    log.warning("batch verification: a checker process died; checking a part in the worker")
+                    checked = [qr_worker.authenticate(s, keys) for s in segments[offset : offset + size]]
+                for j, a in enumerate(checked, start=offset):
                     results[indexes[j]] = _qr_row(rows[indexes[j]], judge(a, snapshot, fresh=fresh))
         finally:
             for _, future in parts:
@@ -354,6 +363,19 @@ class BatchVerification:
                 ]  # fmt: skip
                 known = item.key in by_key
                 results[item.index] = (None if known else unknown(row)) or _lookup_row(row, matched)
+
+
+def _in_pool(
+    loop: asyncio.AbstractEventLoop, executor: ProcessPoolExecutor, segments: list[str], keys: qr_worker.Keys
+) -> asyncio.Future[list[qr_worker.Shipped]]:
+    """``qr_worker.authenticate_part`` in the pool; a pool that broke before the part was sent gives
+    the same BrokenProcessPool its answer would."""
+    try:
+        return loop.run_in_executor(executor, qr_worker.authenticate_part, segments, keys)
+    except BrokenProcessPool as exc:
+        failed: asyncio.Future[list[qr_worker.Shipped]] = loop.create_future()
+        failed.set_exception(exc)
+        return failed
 
 
 def _qr_row(row: bv.InputRow, v: Verification) -> dict[str, Any]:

@@ -19,9 +19,14 @@ _POOL: concurrent.futures.ProcessPoolExecutor | None = None
 
 
 def checker_pool() -> concurrent.futures.ProcessPoolExecutor:
-    """This process's pool of ``WORKERS`` checker processes, started on first use. Raises nothing
-    itself; a process that cannot start makes the submitted work raise BrokenProcessPool."""
+    """This process's pool of ``WORKERS`` checker processes, started on first use and again after a
+    checker process died (the executor then refuses all work: a pool that stayed broken would fail
+    every later batch of the worker). Raises nothing itself; work on a pool whose process dies
+    raises BrokenProcessPool."""
     global _POOL
+    if _POOL is not None and getattr(_POOL, "_broken", False):
+        _POOL.shutdown(wait=False, cancel_futures=True)
+        _POOL = None
     if _POOL is None:
         context = multiprocessing.get_context("forkserver" if sys.platform != "win32" else "spawn")
         _POOL = concurrent.futures.ProcessPoolExecutor(max_workers=WORKERS, mp_context=context)
