@@ -69,6 +69,30 @@ async def _all_connections(pool: asyncpg.Pool) -> AsyncIterator[list[PoolConnect
             await pool.release(conn)
 
 
+@contextlib.asynccontextmanager
+async def _every_table_locked(conn: PoolConnectionProxy, tables: list[str]) -> AsyncIterator[None]:
+    """Hold ACCESS EXCLUSIVE locks on ``tables`` until the block ends. LOCK TABLE takes them one by
+    one, so a reader elsewhere in the suite (a status view reloading) that holds one table while it
+    waits for the next is a deadlock, which PostgreSQL breaks by failing the LOCK: it is tried
+    again once that reader is through (a fresh-machine run failed once on this, 2026-12-06)."""
+    for attempt in range(5):
+        tx = conn.transaction()
+        await tx.start()
+        try:
+            await conn.execute(f"LOCK TABLE {', '.join(tables)} IN ACCESS EXCLUSIVE MODE")
+        except asyncpg.DeadlockDetectedError:
+            await tx.rollback()
+            if attempt == 4:
+                raise
+            await asyncio.sleep(0.2)
+            continue
+        try:
+            yield
+        finally:
+            await tx.rollback()
+        return
+
+
 async def _timed(
     client: httpx.AsyncClient, method: str, url: str, **kwargs: Any
 ) -> tuple[httpx.Response, float]:
@@ -91,8 +115,7 @@ async def test_rule_75_qr_verification_needs_no_database_query(
             locker = held[0]
             tables = [r["tablename"] for r in await locker.fetch(
                 "SELECT tablename FROM pg_tables WHERE schemaname = current_schema()")]  # fmt: skip
-            async with locker.transaction():
-                await locker.execute(f"LOCK TABLE {', '.join(tables)} IN ACCESS EXCLUSIVE MODE")
+            async with _every_table_locked(locker, tables):
                 # The lock bites: any read of the registry now waits (here: gives up at once).
                 await probe.execute("SET lock_timeout = '50ms'")
                 with pytest.raises(asyncpg.LockNotAvailableError):
