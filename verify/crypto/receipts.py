@@ -150,12 +150,14 @@ def row_leaf(result: Mapping[str, Any]) -> bytes:
     return canonical(result)
 
 
-def results_root(results: Sequence[Mapping[str, Any]]) -> str:
-    """Hex of the Merkle tree hash over ``row_leaf`` of each result, in order.
+def results_root(results: Sequence[Mapping[str, Any]], leaves: Mapping[int, bytes] | None = None) -> str:
+    """Hex of the Merkle tree hash over ``row_leaf`` of each result, in order; ``leaves[i]``, where
+    given, is ``row_leaf(results[i])`` worked out earlier (while other work was waited for).
 
     Raises ``InvalidInput`` as ``row_leaf`` does.
     """
-    return merkle.root([row_leaf(r) for r in results]).hex()
+    known = leaves or {}
+    return merkle.root([known.get(i) or row_leaf(r) for i, r in enumerate(results)]).hex()
 
 
 # -- the receipt -------------------------------------------------------------------------------------

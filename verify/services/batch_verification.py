@@ -33,6 +33,7 @@ from verify.crypto.receipts import (
     ReceiptSigner,
     check_receipt,
     results_root,
+    row_leaf,
 )
 from verify.crypto.signing import public_jwk
 from verify.db import audit, certificates
@@ -116,8 +117,9 @@ class BatchVerification:
         # the worker's whole heap (its status view included) many times over for nothing, which cost
         # a fifth of a 10,000-row batch (docs/BENCHMARKS.md).
         with gc_paused():
-            results = await self._answer(rows, view or self.status_view)
-            root = results_root(results)
+            leaves: dict[int, bytes] = {}
+            results = await self._answer(rows, view or self.status_view, leaves)
+            root = results_root(results, leaves)
         counts = bv.counts(results)
         fields = ReceiptFields(
             receipt_id=secrets.token_hex(16), issued_at=_utc_now(), account=by.login,
@@ -258,7 +260,11 @@ class BatchVerification:
                 details={"rows_per_day": self.batch_rows_per_day, "rows": rows},
             )
 
-    async def _answer(self, rows: Sequence[bv.InputRow], view: StatusView | None) -> list[dict[str, Any]]:
+    async def _answer(
+        self, rows: Sequence[bv.InputRow], view: StatusView | None, leaves: dict[int, bytes]
+    ) -> list[dict[str, Any]]:
+        """Every row's result, in file order; ``leaves`` gets the Merkle leaves of rows answered
+        while the checker processes work (``results_root`` computes the others)."""
         results: list[dict[str, Any] | None] = [None] * len(rows)
         by_number: list[_Pending] = []
         by_id: list[_Pending] = []
@@ -288,7 +294,7 @@ class BatchVerification:
                 results[i] = bv.row_result(row, "malformed", problems=[_problem(
                     "nothing_to_verify", "该行没有二维码内容、证书编号或证件号码",
                     "the row has no QR content, certificate number or ID number")])  # fmt: skip
-        await self._qr_rows(rows, by_qr, view, results)
+        await self._qr_rows(rows, by_qr, view, results, leaves)
         await self._read_rows(
             rows, by_number, certificates.BY_NUMBERS, results, lambda p: p.certificate.number,
             lambda row: _unknown_number(row, today),
@@ -301,7 +307,7 @@ class BatchVerification:
 
     async def _qr_rows(
         self, rows: Sequence[bv.InputRow], indexes: list[int], view: StatusView | None,
-        results: list[dict[str, Any] | None],
+        results: list[dict[str, Any] | None], leaves: dict[int, bytes],
     ) -> None:  # fmt: skip
         """Answer the QR rows like scans, against one snapshot of the status view. From
         ``qr_parallel_rows`` rows on, the decoding and signature checks run in the checker processes
@@ -332,7 +338,9 @@ class BatchVerification:
                     log.warning("batch verification: a checker process died; checking a part in the worker")
                     checked = [qr_worker.authenticate(s, keys) for s in segments[offset : offset + size]]
                 for j, a in enumerate(checked, start=offset):
-                    results[indexes[j]] = _qr_row(rows[indexes[j]], judge(a, snapshot, fresh=fresh))
+                    i = indexes[j]
+                    result = results[i] = _qr_row(rows[i], judge(a, snapshot, fresh=fresh))
+                    leaves[i] = row_leaf(result)  # now, while the checkers work on the next parts
         finally:
             for _, future in parts:
                 future.cancel()
