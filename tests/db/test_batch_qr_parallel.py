@@ -20,11 +20,13 @@ from tests.workflow import account_token, publish_batch
 from verify.crypto.signing import Signer
 from verify.db import signatures
 from verify.domain import payload
+from verify.domain.accounts import Principal
 from verify.domain.batch_verification import InputRow, input_row
 from verify.domain.events import CertificateEvent
 from verify.domain.snapshot import KeyRecord
 from verify.domain.verification import Authenticity
 from verify.services import batch_verification, checkers, qr_worker
+from verify.services.batch_verification import BatchAnswer
 from verify.services.registry import Registry
 from verify.services.status_view import StatusView
 
@@ -70,16 +72,27 @@ async def _rows(
     return [input_row(i + 2, c, {"工号": f"E{i}"}) for i, c in enumerate(cells * 30)]
 
 
+async def _answered_here(
+    registry: Registry, pool: asyncpg.Pool, make_institution: InstitutionFactory, signer: Signer,
+    status_view: StatusView, monkeypatch: pytest.MonkeyPatch,
+) -> tuple[list[InputRow], Principal, BatchAnswer]:  # fmt: skip
+    """The rows of ``_rows``, a verifier, and the rows' answer with every QR row checked in this
+    process; the registry is left sending any QR rows to the checker processes."""
+    rows = await _rows(registry, pool, make_institution, signer, status_view)
+    by = await registry.principal_for_token(await account_token(registry, "verifier"))
+    monkeypatch.setattr(registry, "qr_parallel_rows", len(rows) + 1)
+    inline = await registry.verify_batch(rows, request_sha256="0" * 64, by=by, view=status_view)
+    monkeypatch.setattr(registry, "qr_parallel_rows", 1)
+    return rows, by, inline
+
+
 async def test_checker_processes_answer_qr_rows_as_this_process_does(
     registry: Registry, pool: asyncpg.Pool, make_institution: InstitutionFactory, signer: Signer,
     status_view: StatusView, monkeypatch: pytest.MonkeyPatch,
 ) -> None:  # fmt: skip
-    rows = await _rows(registry, pool, make_institution, signer, status_view)
-    by = await registry.principal_for_token(await account_token(registry, "verifier"))
-
-    monkeypatch.setattr(registry, "qr_parallel_rows", len(rows) + 1)
-    inline = await registry.verify_batch(rows, request_sha256="0" * 64, by=by, view=status_view)
-    monkeypatch.setattr(registry, "qr_parallel_rows", 1)
+    rows, by, inline = await _answered_here(
+        registry, pool, make_institution, signer, status_view, monkeypatch
+    )
     parallel = await registry.verify_batch(rows, request_sha256="0" * 64, by=by, view=status_view)
 
     assert [r["verdict"] for r in inline.results[:7]] == [
@@ -99,11 +112,9 @@ async def test_a_checker_process_that_dies_costs_the_batch_nothing(
     registry: Registry, pool: asyncpg.Pool, make_institution: InstitutionFactory, signer: Signer,
     status_view: StatusView, monkeypatch: pytest.MonkeyPatch,
 ) -> None:  # fmt: skip
-    rows = await _rows(registry, pool, make_institution, signer, status_view)
-    by = await registry.principal_for_token(await account_token(registry, "verifier"))
-    monkeypatch.setattr(registry, "qr_parallel_rows", len(rows) + 1)
-    inline = await registry.verify_batch(rows, request_sha256="0" * 64, by=by, view=status_view)
-    monkeypatch.setattr(registry, "qr_parallel_rows", 1)
+    rows, by, inline = await _answered_here(
+        registry, pool, make_institution, signer, status_view, monkeypatch
+    )
     broken = checkers.checker_pool()
     broken.submit(int).result()  # the checker processes are up
     for process in list(broken._processes.values()):  # what the kernel's OOM killer would do

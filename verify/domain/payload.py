@@ -346,10 +346,9 @@ def _texts(data: bytes, pos: int) -> tuple[list[str], int]:
         end = pos + 1 + data[pos]
         if end > n:
             raise _invalid("truncated", field)
+        # Strict UTF-8: no overlong forms, surrogates or code points past U+10FFFF.
         try:
-            out.append(
-                data[pos + 1 : end].decode("utf-8")
-            )  # strict: no overlong forms, surrogates, > U+10FFFF
+            out.append(data[pos + 1 : end].decode("utf-8"))
         except UnicodeDecodeError:
             raise _invalid("bad_utf8", field) from None
         pos = end
@@ -388,7 +387,7 @@ def decode(payload: bytes | bytearray | memoryview) -> tuple[CertificateRecord, 
     form = NumberForm(form_bits)
 
     width = _FORM_BYTES[form]
-    fixed_end = 11 + width  # header, kid (2), number, id_tail (3), occupation_code (3), issue_date (2)
+    fixed_end = FIXED_LEN_15 if form is NumberForm.SPECIAL15 else FIXED_LEN_22
     if len(data) < fixed_end:
         raise _short_body(data, form)
     kid = data[1] << 8 | data[2]

@@ -53,8 +53,16 @@ def verify_path(
     check_signature: Callable[[bytes, bytes, bytes], bool],
 ) -> Verification:
     """``verify_payload`` for the Base32 text of a /c/<payload> URL. Never raises."""
-    keys = snapshot.keys_by_kid if snapshot is not None else None
-    return judge(authentic(decode_segment(segment), keys, check_signature), snapshot, fresh=fresh)
+    return _verified(decode_segment(segment), snapshot, fresh, check_signature)
+
+
+def decoded_segment(segment: str) -> tuple[payload.CertificateRecord, bytes, bytes] | InvalidPayload:
+    """The decoded payload of a URL segment, or the InvalidPayload it raises (returned, not raised,
+    so that a cache can hold refusals too)."""
+    try:
+        return payload.decode(payload.payload_from_path(segment))
+    except InvalidPayload as exc:
+        return exc
 
 
 # The same QR is scanned again and again (a hiring drive, a posted photo); decoding is a pure
@@ -63,14 +71,8 @@ def verify_path(
 DECODE_CACHE_SIZE = 8192
 
 
-@functools.lru_cache(maxsize=DECODE_CACHE_SIZE)
-def decode_segment(segment: str) -> tuple[payload.CertificateRecord, bytes, bytes] | InvalidPayload:
-    """The decoded payload of a URL segment, or the InvalidPayload it raises (returned, not raised,
-    so that the cache holds refusals too)."""
-    try:
-        return payload.decode(payload.payload_from_path(segment))
-    except InvalidPayload as exc:
-        return exc
+# ``decoded_segment``, with the recent scans' answers kept.
+decode_segment = functools.lru_cache(maxsize=DECODE_CACHE_SIZE)(decoded_segment)
 
 
 def verify_payload(
@@ -85,6 +87,15 @@ def verify_payload(
         decoded: tuple[payload.CertificateRecord, bytes, bytes] | InvalidPayload = payload.decode(data)
     except InvalidPayload as exc:
         decoded = exc
+    return _verified(decoded, snapshot, fresh, check_signature)
+
+
+def _verified(
+    decoded: tuple[payload.CertificateRecord, bytes, bytes] | InvalidPayload,
+    snapshot: Snapshot | None,
+    fresh: bool,
+    check_signature: Callable[[bytes, bytes, bytes], bool],
+) -> Verification:
     keys = snapshot.keys_by_kid if snapshot is not None else None
     return judge(authentic(decoded, keys, check_signature), snapshot, fresh=fresh)
 

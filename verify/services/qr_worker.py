@@ -15,9 +15,8 @@ from datetime import date
 
 from verify.crypto.signing import verify_signature
 from verify.domain import payload
-from verify.domain.errors import InvalidPayload
 from verify.domain.snapshot import KeyRecord
-from verify.domain.verification import Authenticity, authentic
+from verify.domain.verification import Authenticity, authentic, decoded_segment
 
 Keys = Mapping[str, Sequence[KeyRecord]]
 # (check, record fields or None, format error, index of the verifying key among its kid's keys)
@@ -26,14 +25,10 @@ Shipped = tuple[str, Record | None, str | None, int | None]
 
 
 def authenticate(segment: str, keys: Keys | None) -> Authenticity:
-    """``verification.authentic`` of one QR text (already upper case). Never raises."""
-    try:
-        decoded: tuple[payload.CertificateRecord, bytes, bytes] | InvalidPayload = payload.decode(
-            payload.payload_from_path(segment)
-        )
-    except InvalidPayload as exc:
-        decoded = exc
-    return authentic(decoded, keys, verify_signature)
+    """``verification.authentic`` of one QR text (already upper case), decoded without the scans'
+    cache (a batch's rows are rarely scanned again and would push the scans' entries out). Never
+    raises."""
+    return authentic(decoded_segment(segment), keys, verify_signature)
 
 
 def authenticate_part(segments: Sequence[str], keys: Keys) -> list[Shipped]:
